@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` (main job) and `make test` (the test suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@./scripts/bootstrap.sh
+
+demo: setup
+	$(PY) -m vsync_ros.demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider test
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) -m vsync_ros.bench

@@ -1,0 +1,268 @@
+"""Calibrated pinhole camera with plumb_bob distortion (ROS camera_info convention).
+
+World frame: metres, ground plane is z = 0, z points up. Camera frame: x right, y down, z forward
+(optical frame). Extrinsics map world to camera: ``X_cam = R @ X_world + t``.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+class CalibrationError(ValueError):
+    """A calibration is malformed (wrong shape, non-finite values, non-rotation R, ...)."""
+
+
+def _as_array(value, shape: tuple, what: str, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size != int(np.prod(shape)):
+        raise CalibrationError(f'camera {name!r}: {what} must have {int(np.prod(shape))} values, got {arr.size}')
+    arr = arr.reshape(shape)
+    if not np.all(np.isfinite(arr)):
+        raise CalibrationError(f'camera {name!r}: {what} contains NaN or inf')
+    return arr
+
+
+@dataclass
+class Camera:
+    """A static calibrated camera.
+
+    Attributes:
+        name: camera name (also the default image ``frame_id``).
+        width, height: image size in pixels.
+        K: (3, 3) intrinsic matrix, pixels.
+        dist: (5,) plumb_bob coefficients k1, k2, p1, p2, k3.
+        R: (3, 3) rotation world -> camera.
+        t: (3,) translation world -> camera, metres.
+        frame_id: optical frame name used on ROS messages.
+    """
+
+    name: str
+    width: int
+    height: int
+    K: np.ndarray
+    dist: np.ndarray = field(default_factory=lambda: np.zeros(5))
+    R: np.ndarray = field(default_factory=lambda: np.eye(3))
+    t: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    frame_id: str = ''
+
+    def __post_init__(self) -> None:
+        self.K = _as_array(self.K, (3, 3), 'K', self.name)
+        dist = np.asarray(self.dist, dtype=np.float64).ravel()
+        if dist.size > 5 or not np.all(np.isfinite(dist)):
+            raise CalibrationError(f'camera {self.name!r}: plumb_bob distortion needs <= 5 finite values')
+        self.dist = np.concatenate([dist, np.zeros(5 - dist.size)])
+        self.R = _as_array(self.R, (3, 3), 'R', self.name)
+        self.t = _as_array(self.t, (3,), 't', self.name)
+        self.width, self.height = int(self.width), int(self.height)
+        if self.width <= 0 or self.height <= 0:
+            raise CalibrationError(f'camera {self.name!r}: image size must be positive')
+        if self.K[0, 0] <= 0 or self.K[1, 1] <= 0 or not np.allclose(self.K[2], [0, 0, 1]):
+            raise CalibrationError(f'camera {self.name!r}: K must have positive fx, fy and last row [0 0 1]')
+        if not np.allclose(self.R @ self.R.T, np.eye(3), atol=1e-5) or np.linalg.det(self.R) < 0:
+            raise CalibrationError(f'camera {self.name!r}: R is not a rotation matrix')
+        if not self.frame_id:
+            self.frame_id = f'{self.name}_optical'
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def look_at(cls, name: str, eye, target, width: int, height: int, hfov_deg: float,
+                dist=(0.0, 0.0, 0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> Camera:
+        """Camera at ``eye`` (metres) looking at ``target`` with horizontal field of view ``hfov_deg``."""
+        eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
+        forward = target - eye
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, up)
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        R = np.stack([right, down, forward])
+        f = 0.5 * width / np.tan(np.radians(hfov_deg) / 2)
+        K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
+        return cls(name, width, height, K, np.asarray(dist, dtype=np.float64), R, -R @ eye)
+
+    @classmethod
+    def from_camera_info(cls, msg, R, t, name: str = '') -> Camera:
+        """Build from a ``sensor_msgs/CameraInfo`` (fields k, d, width, height) plus extrinsics."""
+        model = getattr(msg, 'distortion_model', 'plumb_bob') or 'plumb_bob'
+        if model not in ('plumb_bob', 'rational_polynomial') or len(msg.d) > 5:
+            raise CalibrationError(f'camera {name!r}: only plumb_bob distortion is supported, got {model!r}')
+        frame = getattr(getattr(msg, 'header', None), 'frame_id', '') or ''
+        return cls(name or frame or 'camera', msg.width, msg.height, np.asarray(msg.k), np.asarray(msg.d),
+                   R, t, frame_id=frame)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Camera:
+        """Load a ROS camera_info YAML (camera_calibration_parsers layout) with an ``extrinsics`` block."""
+        path = Path(path)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise CalibrationError(f'cannot read calibration {path}: {exc}') from exc
+        if not isinstance(doc, dict):
+            raise CalibrationError(f'calibration {path} is not a YAML mapping')
+        name = str(doc.get('camera_name', path.stem))
+        try:
+            ext = doc['extrinsics']
+            cam = cls(
+                name=name,
+                width=doc['image_width'],
+                height=doc['image_height'],
+                K=doc['camera_matrix']['data'],
+                dist=doc.get('distortion_coefficients', {}).get('data', [0.0] * 5),
+                R=ext['rotation']['data'],
+                t=ext['translation'],
+                frame_id=str(doc.get('frame_id', '')),
+            )
+        except (KeyError, TypeError) as exc:
+            raise CalibrationError(f'calibration {path} lacks field {exc}') from exc
+        model = doc.get('distortion_model', 'plumb_bob')
+        if model != 'plumb_bob':
+            raise CalibrationError(f'calibration {path}: distortion_model {model!r} is not plumb_bob')
+        return cam
+
+    def to_yaml(self, path: str | Path) -> None:
+        """Write this camera as ROS camera_info YAML plus an ``extrinsics`` block (world -> camera, metres)."""
+        P = np.hstack([self.K, np.zeros((3, 1))])
+        doc = {
+            'image_width': self.width,
+            'image_height': self.height,
+            'camera_name': self.name,
+            'frame_id': self.frame_id,
+            'camera_matrix': {'rows': 3, 'cols': 3, 'data': _floats(self.K)},
+            'distortion_model': 'plumb_bob',
+            'distortion_coefficients': {'rows': 1, 'cols': 5, 'data': _floats(self.dist)},
+            'rectification_matrix': {'rows': 3, 'cols': 3, 'data': _floats(np.eye(3))},
+            'projection_matrix': {'rows': 3, 'cols': 4, 'data': _floats(P)},
+            'extrinsics': {
+                'world_frame': 'world',
+                'rotation': {'rows': 3, 'cols': 3, 'data': _floats(self.R)},
+                'translation': _floats(self.t),
+            },
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def center(self) -> np.ndarray:
+        """(3,) camera centre in world coordinates, metres."""
+        return -self.R.T @ self.t
+
+    @property
+    def P(self) -> np.ndarray:
+        """(3, 4) pinhole projection matrix K [R | t] (ignores distortion)."""
+        return self.K @ np.hstack([self.R, self.t[:, None]])
+
+    @property
+    def has_distortion(self) -> bool:
+        """True when any plumb_bob coefficient is non-zero."""
+        return bool(np.any(self.dist != 0))
+
+    def fingerprint(self) -> str:
+        """Short hash of all calibration values (cache key; equal for equal calibrations)."""
+        h = hashlib.sha1()
+        for arr in (self.K, self.dist, self.R, self.t, np.array([self.width, self.height], dtype=np.float64)):
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        return h.hexdigest()[:16]
+
+    def scaled(self, new_width: int, new_height: int) -> Camera:
+        """The same camera for an image resized to (new_width, new_height) with pixel-centre alignment."""
+        sx, sy = new_width / self.width, new_height / self.height
+        K = self.K.copy()
+        K[0, 0] *= sx
+        K[0, 1] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = sx * (K[0, 2] + 0.5) - 0.5
+        K[1, 2] = sy * (K[1, 2] + 0.5) - 0.5
+        return Camera(self.name, new_width, new_height, K, self.dist.copy(), self.R.copy(), self.t.copy(),
+                      self.frame_id)
+
+    # ------------------------------------------------------------------ projection
+    def world_to_camera(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) world points (m) -> (N, 3) camera-frame points (m)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        return points @ self.R.T + self.t
+
+    def distort(self, xn: np.ndarray) -> np.ndarray:
+        """Apply plumb_bob distortion to (N, 2) normalized image coordinates."""
+        k1, k2, p1, p2, k3 = self.dist
+        x, y = xn[:, 0], xn[:, 1]
+        r2 = x * x + y * y
+        radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 * r2 * r2
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        return np.stack([xd, yd], axis=1)
+
+    def project(self, points: np.ndarray, distort: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Project (N, 3) world points (m) to (N, 2) pixels; also returns (N,) depth along the optical axis (m).
+
+        Points with depth <= 0 (behind the camera) get NaN pixel coordinates.
+        """
+        pc = self.world_to_camera(points)
+        depth = pc[:, 2]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            xn = pc[:, :2] / depth[:, None]
+        xn[depth <= 1e-9] = np.nan
+        if distort and self.has_distortion:
+            xn = self.distort(xn)
+        uv = xn @ self.K[:2, :2].T + self.K[:2, 2]
+        return uv, depth
+
+    def undistort_pixels(self, uv: np.ndarray, iterations: int = 20) -> np.ndarray:
+        """(N, 2) distorted pixels -> (N, 2) undistorted normalized coordinates (fixed-point iteration)."""
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        xd = (uv - self.K[:2, 2]) @ np.linalg.inv(self.K[:2, :2]).T
+        if not self.has_distortion:
+            return xd
+        k1, k2, p1, p2, k3 = self.dist
+        x = xd.copy()
+        for _ in range(iterations):
+            r2 = np.sum(x * x, axis=1)
+            radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+            dx = 2 * p1 * x[:, 0] * x[:, 1] + p2 * (r2 + 2 * x[:, 0] ** 2)
+            dy = p1 * (r2 + 2 * x[:, 1] ** 2) + 2 * p2 * x[:, 0] * x[:, 1]
+            x = np.stack([(xd[:, 0] - dx) / radial, (xd[:, 1] - dy) / radial], axis=1)
+        return x
+
+    def ideal_pixels(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) distorted pixels -> (N, 2) pixels of the distortion-free pinhole camera with the same K."""
+        return self.undistort_pixels(uv) @ self.K[:2, :2].T + self.K[:2, 2]
+
+    def pixel_rays(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) pixels -> (N, 3) unit ray directions in the world frame (origin: ``center``)."""
+        xn = self.undistort_pixels(uv)
+        d_cam = np.hstack([xn, np.ones((xn.shape[0], 1))])
+        d_world = d_cam @ self.R  # R^T applied to each row
+        return d_world / np.linalg.norm(d_world, axis=1, keepdims=True)
+
+    def backproject_to_plane(self, uv: np.ndarray, height_m: float = 0.0) -> np.ndarray:
+        """(N, 2) pixels -> (N, 3) world points where the rays meet the plane z = height_m.
+
+        Rays parallel to the plane or meeting it behind the camera give NaN.
+        """
+        rays = self.pixel_rays(uv)
+        c = self.center
+        with np.errstate(divide='ignore', invalid='ignore'):
+            s = (height_m - c[2]) / rays[:, 2]
+        s[~np.isfinite(s) | (s <= 0)] = np.nan
+        return c + s[:, None] * rays
+
+    def in_image(self, uv: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """(N,) bool: pixel centres inside the image (finite and within [-0.5, size - 0.5])."""
+        u, v = uv[:, 0], uv[:, 1]
+        with np.errstate(invalid='ignore'):
+            return (np.isfinite(u) & np.isfinite(v) & (u >= -0.5 - margin) & (u <= self.width - 0.5 + margin)
+                    & (v >= -0.5 - margin) & (v <= self.height - 0.5 + margin))
+
+
+def _floats(arr: np.ndarray) -> list:
+    return [float(x) for x in np.asarray(arr).ravel()]
+
+
+def load_cameras(paths) -> list[Camera]:
+    """Load several calibration YAMLs in order."""
+    return [Camera.from_yaml(p) for p in paths]
