@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vsync_ros.geometry.camera import Camera, CalibrationError
+from vsync_ros.geometry.camera import CalibrationError, Camera
 
 
 @dataclass(frozen=True)
