@@ -1,6 +1,7 @@
 """Example calibrated rigs shipped under ``config/cameras/``.
 
-* plaza: 3 cameras, 384x288, on poles 5-7 m high around a 20 m x 24 m square (PETS2009-like).
+* plaza: 3 cameras, 384x288, on 5.5-6.5 m poles at the edges of a 20 m x 24 m square, each seeing
+  74-81 % of it (PETS2009-like).
 * studio: 4 cameras, 320x320, at 1.6-2.0 m in the corners of a capture room (Human3.6M-like).
 
 Run ``python -m vsync_ros.geometry.presets`` to (re)write the YAML files.
@@ -20,12 +21,12 @@ STUDIO_REGION = GroundRegion(x0=-2.5, y0=-2.5, width_m=5.0, height_m=5.0, cell_m
 def plaza_cameras(width: int = 384, height: int = 288) -> list[Camera]:
     """Three outdoor cameras covering PLAZA_REGION (view 1 is the reference)."""
     cams = [
-        Camera.look_at('cam1', eye=(-7.0, -5.0, 7.0), target=(10.0, 12.0, 0.0), width=384, height=288,
-                       hfov_deg=64.0, dist=(-0.06, 0.01, 0.0, 0.0, 0.0)),
-        Camera.look_at('cam2', eye=(27.0, -4.0, 6.0), target=(9.0, 13.0, 0.0), width=384, height=288,
-                       hfov_deg=66.0, dist=(-0.05, 0.008, 0.0005, -0.0003, 0.0)),
-        Camera.look_at('cam3', eye=(8.0, 31.0, 5.5), target=(10.0, 10.0, 0.0), width=384, height=288,
-                       hfov_deg=70.0, dist=(-0.04, 0.0, 0.0, 0.0, 0.0)),
+        Camera.look_at('cam1', eye=(-1.0, -2.0, 6.5), target=(8.0, 9.0, 0.0), width=384, height=288,
+                       hfov_deg=58.0, dist=(-0.06, 0.01, 0.0, 0.0, 0.0)),
+        Camera.look_at('cam2', eye=(22.0, 1.0, 6.0), target=(11.0, 12.0, 0.0), width=384, height=288,
+                       hfov_deg=60.0, dist=(-0.05, 0.008, 0.0005, -0.0003, 0.0)),
+        Camera.look_at('cam3', eye=(9.0, 26.5, 5.5), target=(10.0, 14.0, 0.0), width=384, height=288,
+                       hfov_deg=64.0, dist=(-0.04, 0.0, 0.0, 0.0, 0.0)),
     ]
     return [c if (c.width, c.height) == (width, height) else c.scaled(width, height) for c in cams]
 
