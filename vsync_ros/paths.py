@@ -1,4 +1,4 @@
-"""Locate the package's share directory (config/, models/, launch/) in every install layout."""
+"""Locate the package share directory (installed by colcon or pip, or the source checkout)."""
 from __future__ import annotations
 
 import sys
@@ -8,29 +8,54 @@ PACKAGE = 'vsync_ros'
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
-def share_dir() -> Path:
-    """share/vsync_ros of a colcon/pip install, or the source checkout when running from it.
+def share_dirs() -> list[Path]:
+    """Candidate share directories, most specific first.
 
-    Order: ament_index (colcon, sourced workspace) -> <sys.prefix>/share/vsync_ros (pip, venv) ->
-    the repository root (editable install / running from the checkout).
+    1. the ament index (``ros2 run`` / colcon install), 2. the source checkout when the package is
+    imported from it (editable install, running from the repository: always the current files),
+    3. ``<sys.prefix>/share/vsync_ros`` (``pip install .``).
     """
+    dirs = []
     try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            return Path(get_package_share_directory(PACKAGE))
-        except PackageNotFoundError:
-            pass
-    except ImportError:
+        from ament_index_python.packages import get_package_share_directory
+        dirs.append(Path(get_package_share_directory(PACKAGE)))
+    except Exception:  # noqa: BLE001 - not installed, not found, or AMENT_PREFIX_PATH unset
         pass
-    if (_SOURCE_ROOT / 'package.xml').is_file() and (_SOURCE_ROOT / 'config').is_dir():
-        return _SOURCE_ROOT
-    prefixed = Path(sys.prefix) / 'share' / PACKAGE
-    if (prefixed / 'package.xml').is_file():
-        return prefixed
-    raise FileNotFoundError(f'cannot find the {PACKAGE} share directory (config/, models/); '
-                            'install the package (colcon build or pip install .)')
+    if (_SOURCE_ROOT / 'package.xml').is_file():
+        dirs.append(_SOURCE_ROOT)
+    dirs.append(Path(sys.prefix) / 'share' / PACKAGE)
+    return dirs
 
 
-def share_path(*parts: str) -> Path:
-    """A path below the share directory, e.g. share_path('models', 'cls_epi.pt')."""
-    return share_dir().joinpath(*parts)
+def share_dir() -> Path:
+    """The first existing share directory (the source checkout as a last resort)."""
+    for d in share_dirs():
+        if d.is_dir():
+            return d
+    return _SOURCE_ROOT
+
+
+def resolve(path: str) -> Path:
+    """Resolve ``package://vsync_ros/rel``, an absolute path, or a path relative to CWD or the share dir.
+
+    Returns the first candidate that exists, else the most natural interpretation (for error messages).
+    """
+    prefix = f'package://{PACKAGE}/'
+    if path.startswith(prefix):
+        rel = path[len(prefix):]
+        for d in share_dirs():
+            if (d / rel).exists():
+                return d / rel
+        return share_dir() / rel
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    for d in share_dirs():
+        if (d / p).exists():
+            return d / p
+    return p
+
+
+def default_checkpoint(task: str = 'counting') -> Path:
+    """The shipped model for ``task``: ``<share>/models/<task>.pt``."""
+    return resolve(f'package://{PACKAGE}/models/{task}.pt')

@@ -1,0 +1,140 @@
+"""replay_node, the replay -> sync_node system with config/counting.yaml, and vsync-bag-eval over ROS 2 topics."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
+pytest.importorskip('rosbags', reason='rosbags is not installed')
+
+from geometry_msgs.msg import PointStamped  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from test_ros_support import RosHarness, ros_env, toy_setup, wait_for  # noqa: E402
+
+from vsync_ros.ros import bag_eval  # noqa: E402
+from vsync_ros.ros.bags import offline_eval, write_bag  # noqa: E402
+from vsync_ros.ros.image_conversion import numpy_image_to_rgb  # noqa: E402
+from vsync_ros.ros.replay_node import ReplayNode  # noqa: E402
+from vsync_ros.ros.sources import desync_profile, schedule  # noqa: E402
+from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns  # noqa: E402
+
+pytestmark = pytest.mark.ros
+DOMAIN_ID = 58
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def ros():
+    with ros_env(DOMAIN_ID):
+        h = RosHarness(DOMAIN_ID)
+        yield h
+        h.close()
+
+
+def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):
+    world, _ = toy_setup()
+    params = dict(rate_hz=10.0, desync_preset='constant', desync_s=1.0, latency_s=0.03, drop_prob=0.2, seed=5,
+                  duration_s=1.5, wait_for_subscribers=1)
+    rep = ReplayNode(world, context=ros.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    arrivals: dict[int, list] = {0: [], 1: [], 2: []}
+
+    def on_image(msg, v):
+        arrivals[v].append((time.monotonic(), msg))
+    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v),
+                                          qos_profile_sensor_data) for v in range(3)]
+    ros.watch('/cam2/camera_info', CameraInfo)
+    ros.watch('/ground_truth/count', PointStamped)
+    ros.watch('/ground_truth/density', Image)
+    ros.add(rep)
+    try:
+        rep.start()
+        assert rep.done.wait(20.0)
+        prof = desync_profile('constant', 3, 10.0, 1.0, latency_s=0.03, drop_prob=0.2, seed=5)
+        expected = [e for e in schedule(prof, 1.5) if e.view >= 0]
+        for v in range(3):
+            n_sched = sum(1 for e in expected if e.view == v and not e.dropped)
+            assert rep.published[v] == n_sched and rep.dropped[v] == sum(e.dropped for e in expected if e.view == v)
+        assert wait_for(lambda: sum(len(a) for a in arrivals.values()) >= sum(rep.published) - 2, 5.0)
+        assert wait_for(lambda: len(ros.msgs('/ground_truth/count')) == 15, 5.0)
+        gts = ros.msgs('/ground_truth/count')
+        t0 = stamp_to_ns(gts[0].header.stamp)
+        assert gts[0].header.frame_id == 'world' and gts[0].point.x == world.ground_truth(1.0)['count']
+        by_stamp = {(e.view, round(e.stamp_s * 1e9)): e for e in expected}
+        for v in (1, 2):
+            for _, msg in arrivals[v][:5]:
+                ev = by_stamp[(v, stamp_to_ns(msg.header.stamp) - t0)]
+                assert not ev.dropped
+                np.testing.assert_array_equal(numpy_image_to_rgb(msg), world.frame(v, ev.content_s))
+        info = ros.msgs('/cam2/camera_info')[-1]
+        assert info.header.frame_id == 'cam2_optical' and info.width == world.cameras[1].width
+        dens = ros.msgs('/ground_truth/density')[-1]
+        assert dens.encoding == '32FC1' and dens.header.stamp == gts[-1].header.stamp
+    finally:
+        for s in subs:
+            ros.probe.destroy_subscription(s)
+        ros.remove(rep)
+
+
+def test_replay_and_sync_node_with_the_shipped_counting_config():
+    """What ``counting.launch.py use_replay:=true`` runs, in one process, with config/counting.yaml parsed by rcl."""
+    world, pipe = toy_setup(image_scale=1.0)  # counting.yaml's calibration files are the full-size plaza rig
+    with ros_env(DOMAIN_ID + 1):
+        ctx = rclpy.context.Context()
+        rclpy.init(context=ctx, domain_id=DOMAIN_ID + 1,
+                   args=['--ros-args', '--params-file', str(ROOT / 'config' / 'counting.yaml')])
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    ex = MultiThreadedExecutor(num_threads=3, context=ctx)
+    sync = SyncNode(pipe, context=ctx)
+    rep = ReplayNode(world, context=ctx, parameter_overrides=[
+        Parameter('rate_hz', value=5.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=2.0),
+        Parameter('wait_for_subscribers', value=1)])
+    probe = Node('probe', context=ctx)
+    outs, gts = [], []
+    probe.create_subscription(PointStamped, '/sync_node/count_stamped', outs.append, 50)
+    probe.create_subscription(PointStamped, '/ground_truth/count', gts.append, 50)
+    for n in (sync, rep, probe):
+        ex.add_node(n)
+    import threading
+    th = threading.Thread(target=ex.spin, daemon=True)
+    th.start()
+    try:
+        assert sync.get_parameter('calibration_files').value[0] == 'config/cameras/plaza/cam1.yaml'
+        assert len(sync.info_subs) == 3 and sync.store.reference_order == [0, 1, 2]
+        assert all(st.enabled for st in sync.store.states()), [st.disabled_reason for st in sync.store.states()]
+        assert wait_for(lambda: sync.pub_count_stamped.get_subscription_count() > 0, 10.0)
+        rep.start()
+        assert rep.done.wait(20.0)
+        assert wait_for(lambda: len(outs) >= 9 and len(gts) == 10, 5.0), (len(outs), len(gts))
+        gt_stamps = {stamp_to_ns(m.header.stamp) for m in gts}
+        assert {stamp_to_ns(m.header.stamp) for m in outs} <= gt_stamps  # reference stamps = GT stamps
+        assert all(st.enabled for st in sync.store.states())  # the replayed CameraInfo matches the model
+    finally:
+        ex.shutdown()
+        th.join(timeout=5.0)
+        for n in (sync, rep, probe):
+            n.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
+def test_bag_eval_online_matches_offline(tmp_path, ros):
+    world, pipe = toy_setup()
+    bag = tmp_path / 'eval_bag'
+    write_bag(bag, world, desync_profile('sync', 3, 4.0, latency_s=0.02, jitter_s=0.02, seed=1), duration_s=4.0)
+    offline = offline_eval(bag, pipe)
+    out = tmp_path / 'online.json'
+    with ros_env(DOMAIN_ID):
+        rc = bag_eval.main(['--bag', str(bag), '--json', str(out), '--rate', '2.0', '--no-progress'], pipeline=pipe)
+    assert rc == 0
+    online = json.loads(out.read_text())
+    assert online['mode'] == 'online' and online['n_ground_truth'] == 16
+    assert online['coverage'] >= 0.8  # real topics, at twice real time: an estimate for nearly every GT time
+    assert online['pipeline_errors'] == 0
+    assert abs(online['mae'] - offline['mae']) <= 1.0
+    assert {f['stamp_ns'] for f in online['frames']} <= {f['gt_stamp_ns'] for f in offline['frames']}

@@ -1,0 +1,392 @@
+"""sync_node on real rclpy + Fast DDS (one process, executor in a thread, localhost-only discovery)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed')
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from geometry_msgs.msg import PointStamped  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
+from rcl_interfaces.srv import GetParameters  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Float32, Header  # noqa: E402
+from test_ros_support import TEST_REGION, RosHarness, ros_env, rss_mb, toy_setup, wait_for  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
+from vsync_ros.ros.messages import camera_info_fields  # noqa: E402
+from vsync_ros.ros.sync_node import SyncNode, ns_to_stamp, stamp_to_ns  # noqa: E402
+
+pytestmark = pytest.mark.ros
+DOMAIN_ID = 57
+BASE_NS = 1_800_000_000 * 10**9
+
+
+@pytest.fixture(scope='module')
+def ros():
+    with ros_env(DOMAIN_ID):
+        h = RosHarness(DOMAIN_ID)
+        yield h
+        h.close()
+
+
+class Rig:
+    """A SyncNode under test with camera publishers on test-specific topics and output watchers."""
+
+    def __init__(self, ros: RosHarness, tag: str, delay_s: float = 0.0, info: bool = False, **params) -> None:
+        self.ros = ros
+        self.world, self.pipe = toy_setup(delay_s=delay_s)
+        self.topics = [f'/{tag}/cam{i + 1}/image_raw' for i in range(3)]
+        self.info_topics = [f'/{tag}/cam{i + 1}/camera_info' for i in range(3)] if info else []
+        overrides = [Parameter('camera_topics', value=self.topics)]
+        if info:
+            overrides.append(Parameter('camera_info_topics', value=self.info_topics))
+        overrides += [Parameter(k, value=v) for k, v in params.items()]
+        self.name = f'sync_{tag}'
+        self.node = SyncNode(self.pipe, node_name=self.name, context=ros.context, parameter_overrides=overrides)
+        ros.add(self.node)
+        self.out = f'/{self.name}'
+        for suffix, typ in (('density', Image), ('density_color', Image), ('count', Float32),
+                            ('count_stamped', PointStamped), ('diagnostics', DiagnosticArray)):
+            ros.watch(f'{self.out}/{suffix}', typ)
+        self.pubs = [ros.probe.create_publisher(Image, t, QoSProfile(depth=10)) for t in self.topics]
+        self.info_pubs = [ros.probe.create_publisher(CameraInfo, t, QoSProfile(depth=10)) for t in self.info_topics]
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in self.pubs + self.info_pubs)
+                        and self.node.pub_count_stamped.get_subscription_count() > 0
+                        and self.node.pub_density.get_subscription_count() > 0, 20.0), 'discovery failed'
+        self._frames: dict[tuple[int, int], Image] = {}
+
+    def stamp(self, k: int, view: int) -> int:
+        """Distinct stamps per tick and view (view v is v ms late), so outputs tell which view they came from."""
+        return BASE_NS + k * 100_000_000 + view * 1_000_000
+
+    def frame(self, k: int, view: int, encoding: str = 'rgb8') -> Image:
+        rgb = self.world.frame(view, k * 0.1)
+        arr = {'rgb8': rgb, 'bgr8': rgb[:, :, ::-1], 'mono8': rgb[:, :, 1]}[encoding]
+        return make_image_msg(arr, encoding, Header(stamp=ns_to_stamp(self.stamp(k, view)),
+                                                    frame_id=f'cam{view + 1}_optical'))
+
+    def tick(self, k: int, views=(1, 2, 0), encoding: str = 'rgb8') -> None:
+        for v in views:
+            self.pubs[v].publish(self.frame(k, v, encoding))
+
+    def stamps(self, suffix: str = 'count_stamped') -> list[int]:
+        return [stamp_to_ns(m.header.stamp) for m in self.ros.msgs(f'{self.out}/{suffix}')]
+
+    def wait_stamp(self, stamp: int, timeout: float = 5.0) -> bool:
+        return wait_for(lambda: stamp in self.stamps(), timeout)
+
+    def last_diag(self) -> dict[str, DiagnosticStatus]:
+        msgs = self.ros.msgs(f'{self.out}/diagnostics')
+        return {s.name.split(': ', 1)[1]: s for s in msgs[-1].status} if msgs else {}
+
+    def any_diag(self, predicate) -> bool:
+        """True when some received DiagnosticArray (as {view or 'sync': status}) satisfies ``predicate``."""
+        for msg in self.ros.msgs(f'{self.out}/diagnostics'):
+            if predicate({s.name.split(': ', 1)[1]: s for s in msg.status}):
+                return True
+        return False
+
+    def close(self) -> None:
+        for p in self.pubs + self.info_pubs:
+            self.ros.probe.destroy_publisher(p)
+        self.ros.remove(self.node)
+
+
+def _values(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def test_three_views_give_density_and_count_with_the_reference_stamp(ros):
+    rig = Rig(ros, 'basic')
+    try:
+        for k in range(6):
+            rig.tick(k)
+            assert rig.wait_stamp(rig.stamp(k, 0)), f'no output for tick {k}'
+            time.sleep(0.05)
+        stamps = rig.stamps()
+        assert set(stamps) <= {rig.stamp(k, 0) for k in range(6)}  # only reference stamps, never cam2/cam3's
+        assert wait_for(lambda: len(ros.msgs(f'{rig.out}/density')) >= 6 and len(ros.msgs(f'{rig.out}/count')) >= 6)
+        dens = ros.msgs(f'{rig.out}/density')[-1]
+        assert dens.encoding == '32FC1' and (dens.height, dens.width) == TEST_REGION.shape
+        assert dens.header.frame_id == 'world' and stamp_to_ns(dens.header.stamp) == rig.stamp(5, 0)
+        density = np.frombuffer(bytes(dens.data), np.float32).reshape(TEST_REGION.shape)
+        color = ros.msgs(f'{rig.out}/density_color')[-1]
+        assert color.encoding == 'rgb8' and color.header == dens.header and color.step == 3 * dens.width
+        counts = [m.data for m in ros.msgs(f'{rig.out}/count')]
+        cs = ros.msgs(f'{rig.out}/count_stamped')[-1]
+        assert cs.point.x == pytest.approx(counts[-1]) and cs.header.frame_id == 'world'
+        assert np.all(np.isfinite(density)) and density.min() >= 0 and density.sum() > 0
+        flags, ref = rig.pipe.calls[-1]
+        assert flags == [True, True, True] and ref == 0
+    finally:
+        rig.close()
+
+
+def test_stalled_camera_keeps_running_on_the_others_with_a_warning(ros):
+    rig = Rig(ros, 'stall', max_frame_age_s=0.3, diagnostics_period_s=0.2)
+    try:
+        for k in range(3):
+            rig.tick(k)
+            assert rig.wait_stamp(rig.stamp(k, 0))
+        time.sleep(0.2)
+        for k in range(3, 10):  # cam3 stops
+            rig.tick(k, views=(1, 0))
+            assert rig.wait_stamp(rig.stamp(k, 0))
+            time.sleep(0.1)
+        assert rig.pipe.calls[-1] == ([True, True, False], 0)
+        # while cam1 and cam2 deliver: cam3 is reported stale and the fused output is fine
+        assert wait_for(lambda: rig.any_diag(lambda d: d['cam3'].level == DiagnosticStatus.WARN
+                                             and 'stale' in d['cam3'].message
+                                             and d['sync'].level == DiagnosticStatus.OK))
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'camera cam3: stale'))
+    finally:
+        rig.close()
+
+
+def test_stale_reference_fails_over_and_returns(ros):
+    rig = Rig(ros, 'failover', max_frame_age_s=0.3, diagnostics_period_s=0.2)
+    try:
+        for k in range(2):
+            rig.tick(k)
+            assert rig.wait_stamp(rig.stamp(k, 0))
+        time.sleep(0.4)  # cam1 (reference) goes silent
+        for k in range(2, 8):
+            rig.tick(k, views=(2, 1))
+            assert rig.wait_stamp(rig.stamp(k, 1)), 'no output stamped with the fail-over view cam2'
+            time.sleep(0.1)
+        assert rig.pipe.calls[-1][1] == 1
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'failing over to cam2'))
+        assert wait_for(lambda: rig.any_diag(lambda d: 'failed over' in d['sync'].message
+                                             and _values(d['sync'])['active_reference'] == 'cam2'))
+        for k in range(8, 11):  # the configured reference returns
+            rig.tick(k)
+            assert rig.wait_stamp(rig.stamp(k, 0))
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.INFO, 'back to the configured view cam1'))
+        assert rig.node.core.stats.failovers == 1
+    finally:
+        rig.close()
+
+
+def test_malformed_images_are_rejected_and_the_node_survives(ros):
+    rig = Rig(ros, 'malformed', diagnostics_period_s=0.2)
+    try:
+        good = rig.frame(0, 1)
+        bad = []
+        for mutate in (lambda m: setattr(m, 'encoding', 'rgba8'), lambda m: setattr(m, 'encoding', '16UC1'),
+                       lambda m: setattr(m, 'data', bytes(m.data)[:100]), lambda m: setattr(m, 'step', 5)):
+            msg = rig.frame(0, 1)
+            mutate(msg)
+            bad.append(msg)
+        bad.append(make_image_msg(np.zeros((50, 50, 3), np.uint8), 'rgb8', good.header))  # wrong aspect ratio
+        for msg in bad:
+            rig.pubs[1].publish(msg)
+        assert wait_for(lambda: rig.node.store.states()[1].rejected == 5), rig.node.store.states()[1]
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.ERROR, 'camera cam2: rejected frame'))
+        errors = ' '.join(rig.ros.logs(rig.name, Log.ERROR))
+        assert "unsupported encoding 'rgba8'" in errors
+        # other encodings and a same-aspect size are accepted, and the node still produces output
+        for k, enc in enumerate(('bgr8', 'mono8', 'rgb8'), start=1):
+            rig.tick(k, encoding=enc)
+            assert rig.wait_stamp(rig.stamp(k, 0)), enc
+        big = make_image_msg(np.kron(rig.world.frame(2, 0.4), np.ones((2, 2, 1), np.uint8)), 'rgb8',
+                             Header(stamp=ns_to_stamp(rig.stamp(4, 2))))
+        rig.pubs[2].publish(big)
+        rig.tick(4, views=(1, 0))
+        assert rig.wait_stamp(rig.stamp(4, 0))
+        assert rig.pipe.calls[-1][0] == [True, True, True]
+        assert wait_for(lambda: _values(rig.last_diag().get('cam2', DiagnosticStatus()))
+                        .get('frames_rejected') == '5')
+    finally:
+        rig.close()
+
+
+def test_nan_camera_info_disables_the_view_until_a_valid_one(ros):
+    rig = Rig(ros, 'caminfo', info=True, diagnostics_period_s=0.2)
+    try:
+        cams = rig.pipe.cameras
+        good = CameraInfo(header=Header(frame_id='cam2_optical'), **camera_info_fields(cams[1]))
+        bad = CameraInfo(header=Header(frame_id='cam2_optical'), **camera_info_fields(cams[1]))
+        k = list(bad.k)
+        k[0] = float('nan')
+        bad.k = k
+        rig.info_pubs[1].publish(bad)
+        assert wait_for(lambda: not rig.node.store.states()[1].enabled)
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.ERROR, 'camera cam2: disabled: CameraInfo'))
+        rig.tick(0)
+        assert rig.wait_stamp(rig.stamp(0, 0))
+        assert rig.pipe.calls[-1][0] == [True, False, True]
+        assert wait_for(lambda: rig.last_diag().get('cam2') is not None
+                        and rig.last_diag()['cam2'].level == DiagnosticStatus.ERROR)
+        rig.info_pubs[1].publish(good)
+        assert wait_for(lambda: rig.node.store.states()[1].enabled)
+        rig.tick(1)
+        assert rig.wait_stamp(rig.stamp(1, 0))
+        assert rig.pipe.calls[-1][0] == [True, True, True]
+    finally:
+        rig.close()
+
+
+def test_burst_at_30hz_keeps_memory_bounded_and_node_responsive(ros):
+    rig = Rig(ros, 'burst', delay_s=0.1)  # inference ~0.1 s: 3x slower than the cameras
+    client = ros.probe.create_client(GetParameters, f'{rig.out}/get_parameters')
+    try:
+        frames = [[rig.frame(k, v) for v in range(3)] for k in range(10)]
+        for k in range(10):  # warm-up
+            for v in (1, 2, 0):
+                rig.pubs[v].publish(frames[k][v])
+            time.sleep(1 / 30)
+        time.sleep(0.5)
+        rss0 = rss_mb()
+        latencies = []
+        t_end = time.monotonic() + 4.0
+        k = 10
+        while time.monotonic() < t_end:
+            for v in (1, 2, 0):
+                msg = frames[k % 10][v]
+                msg.header.stamp = ns_to_stamp(rig.stamp(k, v))
+                rig.pubs[v].publish(msg)
+            if k % 30 == 0:  # the node answers services during the burst
+                t0 = time.monotonic()
+                fut = client.call_async(GetParameters.Request(names=['max_frame_age_s']))
+                assert wait_for(fut.done, 5.0)
+                latencies.append(time.monotonic() - t0)
+                assert fut.result().values[0].double_value == 1.0
+            k += 1
+            time.sleep(1 / 30)
+        last_ref = rig.stamp(k - 1, 0)
+        assert rig.wait_stamp(last_ref, timeout=2.0), 'the newest reference frame was not processed promptly'
+        rss1 = rss_mb()
+        n_out = len(rig.stamps())
+        st = rig.node.store.states()
+        assert st[0].received >= 90 and st[0].superseded > 0  # frames were dropped on purpose...
+        assert n_out < st[0].received  # ...because inference is slower than the input
+        assert n_out >= 15
+        assert rss1 - rss0 < 40.0, f'memory grew by {rss1 - rss0:.1f} MiB during the burst'
+        assert max(latencies) < 2.0
+        assert all(rig.node.store.latest(v) is not None for v in range(3))
+        assert wait_for(lambda: rig.ros.logs(rig.name, Log.INFO, 'dropped unused'), 3.0)
+    finally:
+        ros.probe.destroy_client(client)
+        rig.close()
+
+
+def test_timer_trigger_runs_at_its_rate_on_new_reference_frames(ros):
+    rig = Rig(ros, 'timer', trigger='timer', timer_rate_hz=10.0)
+    try:
+        for k in range(8):
+            rig.tick(k)
+            time.sleep(0.1)
+        assert wait_for(lambda: len(rig.stamps()) >= 4)
+        stamps = rig.stamps()
+        assert len(stamps) == len(set(stamps))  # never the same reference frame twice
+        assert set(stamps) <= {rig.stamp(k, 0) for k in range(8)}
+    finally:
+        rig.close()
+
+
+def test_markers_are_latched_in_the_world_frame(ros):
+    rig = Rig(ros, 'markers')
+    try:
+        late = ros.node('late_joiner')
+        got = []
+        qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+        late.create_subscription(MarkerArray, f'{rig.out}/markers', got.append, qos)
+        assert wait_for(lambda: bool(got), 10.0)
+        arr = got[-1]
+        assert all(m.header.frame_id == 'world' for m in arr.markers)
+        assert {m.ns for m in arr.markers} == {'ground_region', 'camera_frusta', 'camera_centres', 'camera_labels'}
+        ros.remove(late)
+    finally:
+        rig.close()
+
+
+def test_parameters_have_descriptors_ranges_and_validation(ros):
+    rig = Rig(ros, 'params')
+    node = rig.node
+    try:
+        d = node.describe_parameter('max_frame_age_s')
+        assert d.description and d.floating_point_range[0].from_value == 0.01 and not d.read_only
+        assert node.describe_parameter('camera_topics').read_only
+        assert 'one of' in node.describe_parameter('trigger').additional_constraints
+        assert node.set_parameters([Parameter('max_frame_age_s', value=2.5)])[0].successful
+        assert node.store.max_age_s == 2.5
+        assert not node.set_parameters([Parameter('max_frame_age_s', value=-1.0)])[0].successful
+        assert not node.set_parameters([Parameter('device', value='cpu')])[0].successful  # read-only
+        assert not node.set_parameters([Parameter('colormap', value='rainbow')])[0].successful
+        assert node.set_parameters([Parameter('min_views', value=2)])[0].successful and node.core.min_views == 2
+    finally:
+        rig.close()
+    world, pipe = toy_setup()
+    for overrides, match in (([Parameter('device', value='gpu')], 'device'),
+                             ([Parameter('camera_topics', value=['/a', '/b'])], '2 topics but the model has 3'),
+                             ([Parameter('trigger', value='always')], 'trigger'),
+                             ([Parameter('reference_view', value=5)], 'out of range'),
+                             ([Parameter('output_frame_id', value='/world')], 'leading slash'),
+                             ([Parameter('task', value='pose')], "model does 'counting'")):
+        with pytest.raises(ValueError, match=match):
+            SyncNode(pipe, node_name='bad_params', context=ros.context, parameter_overrides=overrides)
+
+
+def test_missing_checkpoint_fails_with_a_clear_error(ros, tmp_path):
+    with pytest.raises(RuntimeError, match='checkpoint|vsync_ros.pipeline'):
+        SyncNode(None, node_name='no_model', context=ros.context,
+                 parameter_overrides=[Parameter('checkpoint', value=str(tmp_path / 'nope.pt'))])
+
+
+def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():
+    """config/pose.yaml through the rcl parser; the pose task publishes ~/skeleton markers."""
+    from pathlib import Path
+
+    from rclpy.executors import SingleThreadedExecutor
+    from test_ros_support import StandingPosePipeline
+    from visualization_msgs.msg import Marker
+
+    from vsync_ros.ros.sources import ToyWorld, rig
+
+    cams, region = rig('studio')
+    world = ToyWorld(cams, region, n_people=2, seed=1, speed_mps=0.5)
+    pipe = StandingPosePipeline(cams, region.with_cell(0.1), sigma_m=0.15)
+    params = Path(__file__).resolve().parents[1] / 'config' / 'pose.yaml'
+    with ros_env(DOMAIN_ID + 10):
+        ctx = rclpy.context.Context()
+        rclpy.init(context=ctx, domain_id=DOMAIN_ID + 10, args=['--ros-args', '--params-file', str(params)])
+    node = SyncNode(pipe, context=ctx)
+    probe = rclpy.create_node('pose_probe', context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    for n in (node, probe):
+        ex.add_node(n)
+    skel = []
+    probe.create_subscription(MarkerArray, '/sync_node/skeleton', skel.append, 10)
+    pubs = [probe.create_publisher(Image, f'/cam{v + 1}/image_raw', 10) for v in range(4)]
+
+    def spin_until(pred, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not pred():
+            ex.spin_once(timeout_sec=0.05)
+        return pred()
+    try:
+        assert node.task == 'pose' and node.store.reference_order == [0, 1, 2, 3] and node.core.min_views == 2
+        assert all(st.enabled for st in node.store.states())  # the studio calibration files match the model
+        assert spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs)
+                          and node.pub_skeleton.get_subscription_count() > 0)
+        stamp = BASE_NS + 123
+        for v in (3, 2, 1, 0):
+            pubs[v].publish(make_image_msg(world.frame(v, 1.0), 'rgb8', Header(stamp=ns_to_stamp(stamp + v))))
+        assert spin_until(lambda: bool(skel))
+        arr = skel[-1]
+        adds = [m for m in arr.markers if m.action == Marker.ADD]
+        assert adds and all(stamp_to_ns(m.header.stamp) == stamp and m.header.frame_id == 'world' for m in adds)
+        assert {m.ns for m in adds} == {'skeleton_bones', 'skeleton_joints'}
+        assert len([m for m in adds if m.ns == 'skeleton_joints'][0].points) == 17
+    finally:
+        ex.shutdown()
+        for n in (node, probe):
+            n.destroy_node()
+        rclpy.try_shutdown(context=ctx)

@@ -1,0 +1,212 @@
+"""``vsync-bag-eval``: count MAE / NAE of the sync node on a rosbag2 with ground truth.
+
+Online (default): the bag's camera streams are replayed over real ROS 2 topics (publishing the recorded
+CDR bytes with their recorded relative timing, scaled by ``--rate``) into a ``SyncNode`` running the
+model; the estimates (``~/count_stamped``) are matched by stamp with the bag's ground truth.
+Offline (``--offline``): the bag is read in code and fed to the same frame logic with the log time as
+the clock (deterministic; see :func:`vsync_ros.ros.bags.offline_eval`).
+
+Writes a JSON report (``--json``, default ``<bag>_eval_<online|offline>.json``) and prints a summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+from vsync_ros import paths
+from vsync_ros.ros.bags import IMAGE_TYPE, INFO_TYPE, bag_info, count_metrics, iter_raw, offline_eval, read_ground_truth
+from vsync_ros.ros.pipeline_api import FramePipeline, load_pipeline
+
+
+def _progress_bar(total: int | None, enabled: bool, desc: str):
+    from tqdm import tqdm
+    return tqdm(total=total, disable=not enabled, desc=desc, unit='msg', file=sys.stderr)
+
+
+def _message_count(bag: str | Path, topics: list[str]) -> int:
+    from rosbags.rosbag2 import Reader
+    with Reader(Path(bag)) as reader:
+        return sum(c.msgcount for c in reader.connections if c.topic in topics)
+
+
+def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, camera_topics: list[str] | None = None,
+               reference_view: int | None = None, max_frame_age_s: float = 1.0, min_views: int = 1,
+               progress: bool = True, discovery_timeout_s: float = 30.0, drain_timeout_s: float = 30.0) -> dict:
+    """Replay ``bag`` through a :class:`~vsync_ros.ros.sync_node.SyncNode` over ROS 2 topics; return metrics.
+
+    Runs in its own rclpy context (honours ``ROS_DOMAIN_ID`` / ``ROS_AUTOMATIC_DISCOVERY_RANGE``).
+    ``max_frame_age_s`` is in bag time (divided by ``rate`` for the node). Raises ``RuntimeError`` when
+    the node's subscriptions are not matched within ``discovery_timeout_s``.
+    """
+    import rclpy
+    from geometry_msgs.msg import PointStamped
+    from rclpy.context import Context
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns
+
+    if not rate > 0:
+        raise ValueError(f'rate must be positive, got {rate}')
+    info = bag_info(bag)
+    topics = camera_topics or info.camera_topics
+    n = len(pipeline.cameras)
+    if len(topics) != n:
+        raise ValueError(f'{len(topics)} camera topics for a pipeline with {n} cameras: {topics}')
+    ref = info.reference_view if reference_view is None else reference_view
+    info_topics = [t.rsplit('/', 1)[0] + '/camera_info' for t in topics]
+    info_topics = [t for t in info_topics if info.topics.get(t) == INFO_TYPE]
+    replayed = topics + info_topics
+    ctx = Context()
+    rclpy.init(context=ctx)
+    nodes, executor, spinner = [], None, None
+    preds: dict[int, float] = {}
+    lock = threading.Lock()
+    try:
+        sync = SyncNode(pipeline, context=ctx, parameter_overrides=[
+            Parameter('task', value=pipeline.task), Parameter('camera_topics', value=list(topics)),
+            Parameter('camera_info_topics', value=info_topics if len(info_topics) == n else []),
+            Parameter('reference_view', value=int(ref or 0)),
+            Parameter('max_frame_age_s', value=float(max_frame_age_s) / rate),
+            Parameter('min_views', value=int(min_views))])
+        nodes.append(sync)
+        player = Node('vsync_bag_player', context=ctx)
+        nodes.append(player)
+        pubs = {t: player.create_publisher(Image if info.topics[t] == IMAGE_TYPE else CameraInfo, t,
+                                           QoSProfile(depth=10)) for t in replayed}
+
+        def on_count(msg: PointStamped) -> None:
+            with lock:
+                preds[stamp_to_ns(msg.header.stamp)] = float(msg.point.x)
+
+        player.create_subscription(PointStamped, f'{sync.get_fully_qualified_name()}/count_stamped', on_count,
+                                   QoSProfile(depth=100))
+        executor = MultiThreadedExecutor(num_threads=3, context=ctx)
+        for nd in nodes:
+            executor.add_node(nd)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        deadline = time.monotonic() + discovery_timeout_s
+        while not (all(pubs[t].get_subscription_count() > 0 for t in topics)
+                   and sync.pub_count_stamped.get_subscription_count() > 0):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'the sync node did not match the replayed topics within {discovery_timeout_s} s')
+            time.sleep(0.02)
+        total = _message_count(bag, replayed)
+        t0_wall, t0_log = None, None
+        with _progress_bar(total, progress, 'replay') as bar:
+            for log_ns, topic, _, raw in iter_raw(bag, replayed):
+                if t0_wall is None:
+                    t0_wall, t0_log = time.monotonic(), log_ns
+                delay = t0_wall + (log_ns - t0_log) * 1e-9 / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pubs[topic].publish(raw)
+                bar.update(1)
+        # drain: wait until no new estimate arrived for a while (the last reference frame is processed)
+        deadline = time.monotonic() + drain_timeout_s
+        last, stable_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with lock:
+                k = len(preds)
+            if k != last:
+                last, stable_since = k, time.monotonic()
+            mean_ms = sync.core.stats.mean_inference_ms
+            quiet = max(1.0, 3e-3 * (mean_ms if math.isfinite(mean_ms) else 0.0))
+            if time.monotonic() - stable_since > quiet:
+                break
+            time.sleep(0.05)
+        stats = sync.core.stats
+        views = sync.store.states()
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        for nd in nodes:
+            nd.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+        if spinner is not None:
+            spinner.join(timeout=5.0)
+    from vsync_ros.ros.bags import view_summary
+    with lock:
+        report = count_metrics(dict(preds), read_ground_truth(bag, info.gt_count_topic))
+    report.update(mode='online', bag=str(bag), rate=rate, mean_inference_ms=stats.mean_inference_ms,
+                  pipeline_errors=stats.errors, failovers=stats.failovers, views=[view_summary(s) for s in views])
+    return report
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line interface of ``vsync-bag-eval``."""
+    ap = argparse.ArgumentParser(prog='vsync-bag-eval', description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--bag', required=True, help='rosbag2 folder (mcap or sqlite3) with camera topics and GT')
+    ap.add_argument('--checkpoint', default='', help='model checkpoint (default: the shipped models/<task>.pt)')
+    ap.add_argument('--task', default='counting', choices=('counting',), help='task (counting)')
+    ap.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    ap.add_argument('--offline', action='store_true', help='read the bag in code instead of replaying over ROS 2')
+    ap.add_argument('--rate', type=float, default=1.0, help='replay speed factor (online)')
+    ap.add_argument('--max-frame-age', type=float, default=1.0, help='staleness limit, seconds of bag time')
+    ap.add_argument('--reference-view', type=int, default=None, help='reference view (default: from the bag)')
+    ap.add_argument('--min-views', type=int, default=1, help='fewest usable views to produce an estimate')
+    ap.add_argument('--json', default='', help='report path (default: <bag>_eval_<online|offline>.json)')
+    ap.add_argument('--no-progress', action='store_true', help='no progress bar')
+    return ap
+
+
+def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -> int:
+    """Entry point; ``pipeline`` may be injected (tests), otherwise it is loaded from ``--checkpoint``."""
+    args = build_parser().parse_args(argv)
+    bag = Path(args.bag)
+    if not bag.exists():
+        print(f'vsync-bag-eval: no bag at {bag}', file=sys.stderr)
+        return 2
+    if pipeline is None:
+        ckpt = str(paths.resolve(args.checkpoint)) if args.checkpoint else str(paths.default_checkpoint(args.task))
+        try:
+            pipeline = load_pipeline(ckpt, device=args.device, task=args.task)
+        except RuntimeError as exc:
+            print(f'vsync-bag-eval: {exc}', file=sys.stderr)
+            return 1
+    try:
+        if args.offline:
+            from tqdm import tqdm
+            info = bag_info(bag)
+            total = _message_count(bag, info.camera_topics)
+            with tqdm(total=total, disable=args.no_progress, desc='offline', unit='msg', file=sys.stderr) as bar:
+                ref = args.reference_view
+                order = None if ref is None else [ref] + [v for v in range(len(pipeline.cameras)) if v != ref]
+                report = offline_eval(bag, pipeline, reference_order=order, max_frame_age_s=args.max_frame_age,
+                                      min_views=args.min_views, progress=lambda i: bar.update(1))
+        else:
+            report = run_online(bag, pipeline, args.rate, reference_view=args.reference_view,
+                                max_frame_age_s=args.max_frame_age, min_views=args.min_views,
+                                progress=not args.no_progress)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f'vsync-bag-eval: {exc}', file=sys.stderr)
+        return 1
+    out = Path(args.json) if args.json else Path(f'{str(bag).rstrip("/")}_eval_{report["mode"]}.json')
+    out.write_text(json.dumps(_json_safe(report), indent=2))
+    print(f'{report["mode"]}: MAE {report["mae"]:.3f}  NAE {report["nae"]:.3f}  over {report["n_matched"]} of '
+          f'{report["n_ground_truth"]} ground-truth frames (coverage {report["coverage"]:.0%}); report: {out}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""``replay_node``: publish unsynchronized camera streams (and ground truth) from a frame source.
+
+Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camera>/camera_info``
+(sensor_msgs/CameraInfo) with the latency, jitter, drops and content offsets of a desync profile (see
+:mod:`vsync_ros.ros.sources`), and at every reference time ``ground_truth/count``
+(geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
+(sensor_msgs/Image 32FC1), both in the node's namespace. Camera topics are RELIABLE with a shallow
+queue, so both sensor-data (best-effort) and default (reliable) subscribers match. Stamps are
+``start + stamp_s`` on the node clock (so ``use_sim_time`` works); the publishing thread sleeps on
+the node clock.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from vsync_ros.ros.image_conversion import make_image_msg
+from vsync_ros.ros.messages import (
+    GT_COUNT_TOPIC,
+    GT_DENSITY_TOPIC,
+    IMAGE_TOPIC_FORMAT,
+    INFO_TOPIC_FORMAT,
+    camera_info_fields,
+    encode_rgb,
+    topic_for,
+)
+from vsync_ros.ros.sources import (
+    DATASET_FRAMES,
+    PRESETS,
+    SOURCES,
+    FrameSource,
+    desync_profile,
+    make_source,
+    schedule,
+)
+from vsync_ros.ros.sync_node import ns_to_stamp
+
+_S, _D, _I, _B = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
+                  ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_BOOL)
+
+PARAMETERS: dict[str, tuple] = {
+    'source': ('toy', _S, 'Frame source: toy (built-in), world (vsync_ros.data synthetic world) or dataset.',
+               SOURCES),
+    'rig': ('plaza', _S, 'Camera rig of the toy / synthetic world: plaza or studio.', ('plaza', 'studio')),
+    'dataset_root': ('', _S, 'Data set folder (source dataset).', None),
+    'dataset_split': ('test', _S, 'Data set split (source dataset).', None),
+    'dataset_frames': ('input', _S, 'Data set frames: input (its own desynchronization; use desync_preset sync) '
+                       'or sync (synchronized frames, desynchronized by the preset).', DATASET_FRAMES),
+    'n_people': (8, _I, 'People in the toy / synthetic world.', (0, 10000)),
+    'image_scale': (1.0, _D, 'Scale of the rendered images relative to the rig calibration.', (0.05, 8.0)),
+    'seed': (0, _I, 'Seed of the world and of the random timing.', (0, 2**31 - 1)),
+    'rate_hz': (7.0, _D, 'Frame rate of every camera (PETS2009: 7 fps).', (0.01, 1000.0)),
+    'desync_preset': ('constant', _S, 'Content offsets: sync, constant (tau = +-desync_s), random '
+                      '(kappa = desync_s), or a data preset (pets, citystreet, h36m_train, h36m_test: these '
+                      'also set the frame rate).', PRESETS),
+    'desync_s': (1.0, _D, 'Magnitude of the content offsets, seconds (PETS2009 uses 5).', (0.0, 3600.0)),
+    'reference_view': (0, _I, 'View the ground truth refers to (no content offset).', (0, 63)),
+    'latency_s': (0.0, _D, 'Transport latency of every camera, seconds.', (0.0, 60.0)),
+    'jitter_s': (0.0, _D, 'Extra uniform transport delay in [0, jitter_s], seconds.', (0.0, 60.0)),
+    'drop_prob': (0.0, _D, 'Probability that a frame is dropped.', (0.0, 1.0)),
+    'phase_spread': (False, _B, 'Spread the capture ticks of the cameras over one frame period.', None),
+    'duration_s': (0.0, _D, 'Stop after this many seconds of stamps (0: run until the source ends / forever).',
+                   (0.0, 1.0e7)),
+    'encoding': ('rgb8', _S, 'Published image encoding.', ('rgb8', 'bgr8', 'mono8')),
+    'publish_camera_info': (True, _B, 'Publish CameraInfo alongside each image.', None),
+    'world_frame': ('world', _S, 'frame_id of the ground truth.', None),
+    'wait_for_subscribers': (0, _I, 'Before starting, wait until every image topic has this many subscribers.',
+                             (0, 100)),
+    'start_delay_s': (0.0, _D, 'Delay before the first frame, seconds.', (0.0, 3600.0)),
+}
+
+
+def _descriptor(name: str, spec: tuple) -> ParameterDescriptor:
+    _, ptype, text, constraint = spec
+    d = ParameterDescriptor(name=name, type=ptype, description=text, read_only=True)
+    if isinstance(constraint, tuple) and ptype == _D:
+        d.floating_point_range = [FloatingPointRange(from_value=float(constraint[0]),
+                                                     to_value=float(constraint[1]), step=0.0)]
+    elif isinstance(constraint, tuple) and ptype == _I:
+        d.integer_range = [IntegerRange(from_value=int(constraint[0]), to_value=int(constraint[1]), step=1)]
+    elif isinstance(constraint, tuple):
+        d.additional_constraints = 'one of: ' + ', '.join(constraint)
+    return d
+
+
+class ReplayNode(Node):
+    """Camera replay. Pass ``source`` to inject a frame source (tests); otherwise it is built from parameters.
+
+    Call :meth:`start` (``main`` does) to begin publishing in a background thread; ``done`` is set at the end.
+    """
+
+    def __init__(self, source: FrameSource | None = None, node_name: str = 'replay_node', **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        for name, spec in PARAMETERS.items():
+            self.declare_parameter(name, spec[0], _descriptor(name, spec))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        for name, spec in PARAMETERS.items():
+            if spec[1] == _S and isinstance(spec[3], tuple) and p[name] not in spec[3]:
+                self.destroy_node()
+                raise ValueError(f'parameter {name} is {p[name]!r}; choose one of {", ".join(spec[3])}')
+        try:
+            if source is None:
+                source = make_source(p['source'], p['rig'], p['seed'], p['n_people'], p['image_scale'],
+                                     p['dataset_root'], p['dataset_split'], p['dataset_frames'])
+            self.source = source
+            cams = self.source.cameras
+            self.profile = desync_profile(p['desync_preset'], len(cams), p['rate_hz'], p['desync_s'],
+                                          p['reference_view'], p['latency_s'], p['jitter_s'], p['drop_prob'],
+                                          p['phase_spread'], p['seed'])
+        except (RuntimeError, ValueError) as exc:
+            self.destroy_node()
+            raise RuntimeError(f'cannot set up the replay: {exc}') from exc
+        self.p = p
+        duration = p['duration_s'] or self.source.duration_s
+        self.duration_s = float(duration) if duration else None
+        self.encoding = p['encoding']
+        # RELIABLE, shallow: matches both sensor-data (best-effort) and default (reliable) subscribers
+        cam_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pubs = [self.create_publisher(Image, topic_for(IMAGE_TOPIC_FORMAT, c), cam_qos) for c in cams]
+        self.info_pubs = ([self.create_publisher(CameraInfo, topic_for(INFO_TOPIC_FORMAT, c), cam_qos)
+                           for c in cams] if p['publish_camera_info'] else [])
+        reliable = QoSProfile(depth=50)
+        self.gt_count_pub = self.create_publisher(PointStamped, GT_COUNT_TOPIC, reliable)
+        self.gt_density_pub = self.create_publisher(Image, GT_DENSITY_TOPIC, reliable)
+        self.infos = [camera_info_fields(c) for c in cams]
+        self.published = [0] * len(cams)
+        self.dropped = [0] * len(cams)
+        self.ground_truth = 0
+        self.get_logger().info(
+            f'{type(self.source).__name__}: {len(cams)} cameras at {p["rate_hz"]:g} Hz, desync {p["desync_preset"]} '
+            f'({p["desync_s"]:g} s), latency {p["latency_s"]:g} s, jitter {p["jitter_s"]:g} s, drop '
+            f'{p["drop_prob"]:g}, duration {self.duration_s or "unbounded"}')
+
+    def start(self) -> None:
+        """Start publishing in a background thread."""
+        self._thread = threading.Thread(target=self._run, name='replay', daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the publishing thread (returns when it has ended)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def destroy_node(self) -> None:
+        """Stop publishing, then destroy the node."""
+        self.stop()
+        super().destroy_node()
+
+    # ------------------------------------------------------------------------------ publishing
+    def _sleep_until(self, target: Time) -> bool:
+        clock = self.get_clock()
+        while not self._stop.is_set():
+            now = clock.now()
+            if now >= target:
+                return True
+            step = min(target - now, Duration(seconds=0.1))
+            try:
+                clock.sleep_for(step, context=self.context)
+            except Exception:  # noqa: BLE001 - context shut down
+                return False
+        return False
+
+    def _wait_for_subscribers(self, n: int) -> bool:
+        while not self._stop.is_set():
+            if all(pub.get_subscription_count() >= n for pub in self.image_pubs):
+                return True
+            if self._stop.wait(0.05):
+                break
+        return False
+
+    def _run(self) -> None:
+        try:
+            if self.p['wait_for_subscribers'] and not self._wait_for_subscribers(self.p['wait_for_subscribers']):
+                return
+            start = self.get_clock().now() + Duration(seconds=self.p['start_delay_s'])
+            start_ns = start.nanoseconds
+            for ev in schedule(self.profile, self.duration_s):
+                if not self._sleep_until(start + Duration(nanoseconds=round(ev.publish_s * 1e9))):
+                    return
+                stamp = ns_to_stamp(start_ns + round(ev.stamp_s * 1e9))
+                if ev.view < 0:
+                    self._publish_ground_truth(ev.content_s, stamp)
+                elif ev.dropped:
+                    self.dropped[ev.view] += 1
+                    self.get_logger().debug(f'dropping frame {ev.k} of view {ev.view} (drop_prob)')
+                else:
+                    self._publish_frame(ev.view, ev.content_s, stamp)
+            self.get_logger().info(f'replay finished: published {sum(self.published)} frames, dropped '
+                                   f'{sum(self.dropped)} on purpose, {self.ground_truth} ground-truth messages')
+        except Exception as exc:  # noqa: BLE001 - report instead of dying silently in a thread
+            if self.context.ok():
+                self.get_logger().error(f'replay stopped: {type(exc).__name__}: {exc}')
+        finally:
+            self.done.set()
+
+    def _publish_frame(self, view: int, content_s: float, stamp) -> None:
+        cam = self.source.cameras[view]
+        header = Header(stamp=stamp, frame_id=cam.frame_id)
+        rgb = self.source.frame(view, content_s)
+        if rgb is None:  # the source has no frame of this view then (e.g. missing in the data set)
+            self.dropped[view] += 1
+            self.get_logger().debug(f'view {view} has no frame at t = {content_s:.3f} s: not published')
+            return
+        self.image_pubs[view].publish(make_image_msg(encode_rgb(rgb, self.encoding), self.encoding, header))
+        if self.info_pubs:
+            self.info_pubs[view].publish(CameraInfo(header=header, **self.infos[view]))
+        self.published[view] += 1
+
+    def _publish_ground_truth(self, content_s: float, stamp) -> None:
+        gt = self.source.ground_truth(content_s)
+        header = Header(stamp=stamp, frame_id=self.p['world_frame'])
+        msg = PointStamped(header=header)
+        msg.point.x = float(gt['count'])
+        self.gt_count_pub.publish(msg)
+        if gt.get('gp_density') is not None:
+            self.gt_density_pub.publish(make_image_msg(np.asarray(gt['gp_density'], np.float32), '32FC1', header))
+        self.ground_truth += 1
+
+
+def main(args=None) -> int:
+    """Entry point of the ``replay_node`` executable."""
+    rclpy.init(args=args)
+    try:
+        node = ReplayNode()
+    except (ValueError, RuntimeError) as exc:
+        rclpy.logging.get_logger('replay_node').fatal(f'cannot start: {exc}')
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    node.start()
+    try:
+        while rclpy.ok() and not node.done.is_set():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,447 @@
+"""``sync_node``: fuse unsynchronized camera streams into a ground-plane density map and a count.
+
+Subscribes (sensor-data QoS, latest frame per view kept):
+    <camera_topics[i]>        sensor_msgs/Image (rgb8, bgr8 or mono8)
+    <camera_info_topics[i]>   sensor_msgs/CameraInfo (optional; checked against the model's calibration)
+Publishes (stamped with the reference frame's stamp, frame ``output_frame_id``):
+    ~/density          sensor_msgs/Image 32FC1, people per ground cell (rows +y, columns +x)
+    ~/density_color    sensor_msgs/Image rgb8, colour-mapped density for RViz
+    ~/count            std_msgs/Float32
+    ~/count_stamped    geometry_msgs/PointStamped (point.x = count; for stamp-exact evaluation)
+    ~/skeleton         visualization_msgs/MarkerArray (pose task)
+    ~/markers          visualization_msgs/MarkerArray, camera frusta and ground region (transient local)
+    ~/diagnostics      diagnostic_msgs/DiagnosticArray (remap to /diagnostics for the aggregator)
+
+Fault behaviour is documented in :mod:`vsync_ros.ros.sync_core`. The ROS-free logic lives in
+``SyncCore`` / ``FrameStore``; this module only wires it to rclpy.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import time
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32, Header
+from visualization_msgs.msg import MarkerArray
+
+from vsync_ros import paths
+from vsync_ros.geometry import CalibrationError
+from vsync_ros.ros.calibration_check import check_camera_info, load_and_check
+from vsync_ros.ros.colormap import COLORMAPS, colorize_density
+from vsync_ros.ros.diagnostics import node_status, to_diagnostic_array, view_status
+from vsync_ros.ros.frame_store import FrameStore
+from vsync_ros.ros.image_conversion import check_image, image_to_rgb, make_image_msg
+from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
+from vsync_ros.ros.pipeline_api import TASKS, FramePipeline, load_pipeline
+from vsync_ros.ros.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
+
+DEVICE_RE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
+BACKENDS = ('auto', 'numpy', 'cv_bridge')
+DEFAULT_TOPICS = ['/cam1/image_raw', '/cam2/image_raw', '/cam3/image_raw']
+
+_S, _D, _I, _B = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
+                  ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_BOOL)
+_SA, _IA = ParameterType.PARAMETER_STRING_ARRAY, ParameterType.PARAMETER_INTEGER_ARRAY
+
+# name: (default, type, read_only, description, range (lo, hi) or choices)
+PARAMETERS: dict[str, tuple] = {
+    'task': ('counting', _S, True, 'Task of the model: counting or pose.', TASKS),
+    'camera_topics': (DEFAULT_TOPICS, _SA, True,
+                      'Image topic per view, in the order of the model\'s cameras.', None),
+    'camera_info_topics': ([], _SA, True,
+                           'Optional CameraInfo topic per view (empty: not used). Each CameraInfo is checked '
+                           'against the model calibration; a malformed or disagreeing one disables the view.', None),
+    'calibration_files': ([], _SA, True,
+                          'Optional calibration YAML per view (camera_info + extrinsics; absolute, relative to '
+                          'the package share dir, or package://vsync_ros/...). Checked against the model.', None),
+    'reference_view': (0, _I, True, 'Index of the reference view (0-based).', (0, 63)),
+    'failover_order': ([], _IA, True,
+                       'View indices to try, in order, when the reference is stale (default: the others in '
+                       'index order).', None),
+    'checkpoint': ('', _S, True, 'Model checkpoint; empty = the shipped models/<task>.pt in the share dir.', None),
+    'device': ('auto', _S, True, 'Inference device: auto, cpu, cuda or cuda:N.', None),
+    'max_frame_age_s': (1.0, _D, False,
+                        'A view whose latest frame arrived longer ago than this is stale (not used; a stale '
+                        'reference fails over).', (0.01, 3600.0)),
+    'min_views': (1, _I, False, 'Fewest usable views needed to publish an estimate.', (1, 64)),
+    'trigger': ('reference', _S, True,
+                'reference: run on each new reference frame; timer: run at timer_rate_hz on the newest '
+                'reference frame.', TRIGGERS),
+    'timer_rate_hz': (5.0, _D, True, 'Inference rate when trigger is timer.', (0.01, 1000.0)),
+    'output_frame_id': ('world', _S, True, 'frame_id of all outputs (the ground plane frame).', None),
+    'resize_input': (True, _B, False,
+                     'Resize images of another size but the same aspect ratio to the model size '
+                     '(otherwise they are rejected).', None),
+    'image_backend': ('auto', _S, True, 'Image conversion: auto (cv_bridge if usable), numpy or cv_bridge.',
+                      BACKENDS),
+    'calibration_tolerance_px': (2.0, _D, True,
+                                 'Largest reprojection difference accepted between a supplied calibration '
+                                 'and the model\'s, pixels.', (0.0, 10000.0)),
+    'colormap': ('turbo', _S, False, 'Colour map of ~/density_color.', tuple(COLORMAPS)),
+    'color_max': (0.0, _D, False, 'Density (people per cell) shown at the top colour; 0 = per-map maximum.',
+                  (0.0, 1.0e6)),
+    'diagnostics_period_s': (1.0, _D, True, 'Period of ~/diagnostics.', (0.05, 60.0)),
+    'marker_range_m': (30.0, _D, True, 'Longest frustum edge drawn in ~/markers, metres.', (0.1, 10000.0)),
+}
+
+
+def _descriptor(name: str, spec: tuple) -> ParameterDescriptor:
+    default, ptype, read_only, text, constraint = spec
+    d = ParameterDescriptor(name=name, type=ptype, description=text, read_only=read_only)
+    if isinstance(constraint, tuple) and ptype == _D:
+        d.floating_point_range = [FloatingPointRange(from_value=float(constraint[0]), to_value=float(constraint[1]),
+                                                     step=0.0)]
+    elif isinstance(constraint, tuple) and ptype == _I:
+        d.integer_range = [IntegerRange(from_value=int(constraint[0]), to_value=int(constraint[1]), step=1)]
+    elif isinstance(constraint, tuple):
+        d.additional_constraints = 'one of: ' + ', '.join(constraint)
+    return d
+
+
+def _guarded(callback):
+    """Log (throttled) instead of losing an unexpected exception of a callback in the executor's future."""
+    @functools.wraps(callback)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return callback(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the node must stay up
+            if getattr(self, '_destroying', False):
+                return None  # a callback still in flight while the node is destroyed
+            if self._throttle.check(f'crash:{callback.__name__}', time.monotonic(), 5.0)[0]:
+                self.get_logger().error(f'{callback.__name__} failed: {type(exc).__name__}: {exc}')
+    return wrapper
+
+
+def stamp_to_ns(stamp) -> int:
+    """builtin_interfaces/Time -> integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    """Integer nanoseconds -> builtin_interfaces/Time (exact)."""
+    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
+
+
+class SyncNode(Node):
+    """The sync node around a :class:`SyncCore`.
+
+    Pass ``pipeline`` to inject a model (tests, bag evaluation); otherwise it is loaded from the
+    ``checkpoint`` / ``device`` parameters.
+
+    Raises (from the constructor, after logging): ``ValueError`` for inconsistent parameters and
+    ``RuntimeError`` when the model cannot be loaded.
+    """
+
+    def __init__(self, pipeline: FramePipeline | None = None, node_name: str = 'sync_node', **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self._destroying = False
+        try:
+            self._setup(pipeline)
+        except Exception:
+            self.destroy_node()
+            raise
+
+    def destroy_node(self) -> None:
+        """Destroy the node (callbacks still in flight end quietly)."""
+        self._destroying = True
+        super().destroy_node()
+
+    # ------------------------------------------------------------------------------ set-up
+    def _setup(self, pipeline: FramePipeline | None) -> None:
+        p = {}
+        for name, spec in PARAMETERS.items():
+            default = spec[0]
+            if isinstance(default, list) and not default:
+                # an empty list would be typed BYTE_ARRAY: declare the type, leave it unset
+                default = Parameter.Type.STRING_ARRAY if spec[1] == _SA else Parameter.Type.INTEGER_ARRAY
+            value = self.declare_parameter(name, default, _descriptor(name, spec)).value
+            p[name] = [] if value is None else value
+        self._validate_static(p)
+        self.task = p['task']
+        if pipeline is None:
+            pipeline = self._load_pipeline(p)
+        if pipeline.task != self.task:
+            raise ValueError(f'parameter task is {self.task!r} but the model does {pipeline.task!r}')
+        self.pipeline = pipeline
+        topics = list(p['camera_topics'])
+        n = len(pipeline.cameras)
+        if len(topics) != n:
+            raise ValueError(f'camera_topics lists {len(topics)} topics but the model has {n} cameras '
+                             f'({", ".join(c.name for c in pipeline.cameras)})')
+        for key in ('camera_info_topics', 'calibration_files'):
+            if p[key] and len(p[key]) != n:
+                raise ValueError(f'{key} must be empty or list one entry per camera ({n}), got {len(p[key])}')
+        ref = int(p['reference_view'])
+        if ref >= n:
+            raise ValueError(f'reference_view {ref} is out of range for {n} cameras')
+        others = [int(v) for v in p['failover_order']] or [v for v in range(n) if v != ref]
+        order = [ref] + [v for v in others if v != ref]
+        self.names = [c.name for c in pipeline.cameras]
+        self.store = FrameStore(self.names, p['max_frame_age_s'], order, topics)
+        self.store.note_time(self._now())  # starts the start-up grace period
+        self.backend = p['image_backend']
+        self.resize_input = bool(p['resize_input'])
+        self.core = SyncCore(pipeline, self.store, self._convert, self._check, int(p['min_views']), p['trigger'])
+        self.frame_id = p['output_frame_id']
+        self.colormap, self.color_max = p['colormap'], float(p['color_max'])
+        self.device = p['device']
+        self.marker_range_m = float(p['marker_range_m'])
+        self.tolerance_px = float(p['calibration_tolerance_px'])
+        self.outputs = 0
+        self._throttle = LogThrottle(5.0)
+        self._last_drop_counts = [(0, 0)] * n
+        self._markers_ref: int | None = -1
+        self._skeleton_count = 0
+        self._info_seen: list[tuple | None] = [None] * n
+
+        self._input_group = ReentrantCallbackGroup()
+        self._work_group = MutuallyExclusiveCallbackGroup()
+        out_qos = QoSProfile(depth=5)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self.pub_density = self.create_publisher(Image, '~/density', out_qos)
+        self.pub_color = self.create_publisher(Image, '~/density_color', out_qos)
+        self.pub_count = self.create_publisher(Float32, '~/count', out_qos)
+        self.pub_count_stamped = self.create_publisher(PointStamped, '~/count_stamped', out_qos)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '~/diagnostics', QoSProfile(depth=10))
+        self.pub_markers = self.create_publisher(MarkerArray, '~/markers', latched)
+        self.pub_skeleton = (self.create_publisher(MarkerArray, '~/skeleton', out_qos)
+                             if self.task == 'pose' else None)
+
+        self._check_calibration_files(p['calibration_files'])
+        self.image_subs = [
+            self.create_subscription(Image, topic, functools.partial(self._on_image, v), qos_profile_sensor_data,
+                                     callback_group=self._input_group)
+            for v, topic in enumerate(topics)]
+        self.info_subs = [
+            self.create_subscription(CameraInfo, topic, functools.partial(self._on_camera_info, v),
+                                     qos_profile_sensor_data, callback_group=self._input_group)
+            for v, topic in enumerate(p['camera_info_topics'])]
+        if p['trigger'] == 'reference':
+            self._guard = self.create_guard_condition(self._on_work, callback_group=self._work_group)
+        else:
+            self._guard = None
+            self.create_timer(1.0 / p['timer_rate_hz'], self._on_work, callback_group=self._work_group)
+        self.create_timer(p['diagnostics_period_s'], self._on_diagnostics, callback_group=self._work_group)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._publish_scene_markers(None)
+        self.get_logger().info(
+            f'{self.task}: {n} views ({", ".join(f"{nm} <- {t}" for nm, t in zip(self.names, topics))}), '
+            f'reference order {[self.names[v] for v in order]}, trigger {p["trigger"]}, '
+            f'max frame age {p["max_frame_age_s"]:g} s, output frame {self.frame_id!r}')
+
+    def _validate_static(self, p: dict) -> None:
+        for name, spec in PARAMETERS.items():
+            choices = spec[4]
+            if spec[1] == _S and isinstance(choices, tuple) and p[name] not in choices:
+                raise ValueError(f'parameter {name} is {p[name]!r}; choose one of {", ".join(choices)}')
+        if not DEVICE_RE.match(p['device']):
+            raise ValueError(f'parameter device is {p["device"]!r}; use auto, cpu, cuda or cuda:N')
+        if not p['camera_topics']:
+            raise ValueError('parameter camera_topics is empty')
+        if not p['output_frame_id'] or p['output_frame_id'].startswith('/'):
+            raise ValueError(f'output_frame_id {p["output_frame_id"]!r} must be a non-empty tf2 frame name '
+                             '(no leading slash)')
+
+    def _load_pipeline(self, p: dict) -> FramePipeline:
+        ckpt = str(paths.resolve(p['checkpoint'])) if p['checkpoint'] else str(paths.default_checkpoint(p['task']))
+        cameras = None
+        if p['calibration_files']:
+            try:
+                from vsync_ros.geometry import load_cameras
+                cameras = load_cameras([paths.resolve(f) for f in p['calibration_files']])
+            except CalibrationError as exc:
+                self.get_logger().error(f'calibration files not usable, loading the model with its own: {exc}')
+        self.get_logger().info(f'loading {ckpt} on device {p["device"]}')
+        return load_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras)
+
+    def _check_calibration_files(self, files: list[str]) -> None:
+        for v, f in enumerate(files):
+            path = paths.resolve(f)
+            _, reason = load_and_check(path, self.pipeline.cameras[v], self.pipeline.region, self.tolerance_px)
+            if reason:
+                self.core.set_view_enabled(v, False, f'calibration {path}: {reason}')
+        self._log_events()
+
+    # ------------------------------------------------------------------------------ callbacks
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _check(self, msg, size_wh) -> None:
+        check_image(msg, size_wh, self.resize_input)
+
+    def _convert(self, msg, size_wh):
+        return image_to_rgb(msg, size_wh, self.backend)
+
+    @_guarded
+    def _on_image(self, view: int, msg: Image, info) -> None:
+        seq = None
+        if info is not None:
+            s = info.get('publication_sequence_number') if isinstance(info, dict) else None
+            seq = int(s) if s is not None and 0 < int(s) < 2 ** 63 else None
+        trigger = self.core.accept(view, msg, stamp_to_ns(msg.header.stamp), self._now(), seq)
+        self._log_events()
+        if trigger and self._guard is not None:
+            self._guard.trigger()
+
+    @_guarded
+    def _on_camera_info(self, view: int, msg: CameraInfo) -> None:
+        sig = (msg.width, msg.height, msg.distortion_model, tuple(msg.k), tuple(msg.d))
+        if sig == self._info_seen[view]:
+            return
+        self._info_seen[view] = sig
+        reason = check_camera_info(msg, self.pipeline.cameras[view], self.pipeline.region, self.tolerance_px)
+        self.core.set_view_enabled(view, not reason, f'CameraInfo: {reason}' if reason else '')
+        self._log_events()
+
+    @_guarded
+    def _on_work(self) -> None:
+        outcome = self.core.step(self._now(), require_new=True)
+        if outcome.status == 'ok':
+            self._publish(outcome)
+        self._log_events()
+        if self.core.active_ref != self._markers_ref:
+            self._publish_scene_markers(self.core.active_ref)
+
+    @_guarded
+    def _on_diagnostics(self) -> None:
+        now = self._now()
+        self.core.update_state(now)
+        self._log_drops()
+        self._log_events()
+        states = self.store.states()
+        ref = self.core.active_ref
+        ref_stamp = self.store.latest(ref).stamp_ns if ref is not None and self.store.latest(ref) else None
+        statuses = [view_status(st, now, self.store.max_age_s, ref_stamp, self.get_name(), v == ref)
+                    for v, st in enumerate(states)]
+        statuses.append(node_status(self.core.stats, ref, self.store.reference_order[0], self.names,
+                                    self.get_name(), self.core.trigger, self.device, self.outputs))
+        self.pub_diag.publish(to_diagnostic_array(statuses, Header(stamp=self.get_clock().now().to_msg())))
+        if self.core.active_ref != self._markers_ref:
+            self._publish_scene_markers(self.core.active_ref)
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        for prm in params:
+            if prm.name == 'colormap' and prm.value not in COLORMAPS:
+                return SetParametersResult(successful=False, reason=f'colormap must be one of {list(COLORMAPS)}')
+        for prm in params:
+            if prm.name == 'max_frame_age_s':
+                self.store.set_max_age(prm.value)
+            elif prm.name == 'min_views':
+                self.core.min_views = int(prm.value)
+            elif prm.name == 'resize_input':
+                self.resize_input = bool(prm.value)
+            elif prm.name == 'colormap':
+                self.colormap = prm.value
+            elif prm.name == 'color_max':
+                self.color_max = float(prm.value)
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------------------ outputs
+    def _header(self, stamp_ns: int) -> Header:
+        return Header(stamp=ns_to_stamp(stamp_ns), frame_id=self.frame_id)
+
+    def _publish(self, outcome: StepOutcome) -> None:
+        res = outcome.result
+        header = self._header(outcome.stamp_ns)
+        self.pub_density.publish(make_image_msg(res.density, '32FC1', header))
+        self.pub_color.publish(make_image_msg(colorize_density(res.density, self.color_max, self.colormap),
+                                              'rgb8', header))
+        self.pub_count.publish(Float32(data=float(res.count)))
+        cs = PointStamped(header=header)
+        cs.point.x = float(res.count)
+        self.pub_count_stamped.publish(cs)
+        if self.pub_skeleton is not None:
+            self.pub_skeleton.publish(build_skeleton_markers(res.joints, header, self._skeleton_count))
+            self._skeleton_count = 0 if res.joints is None else len(res.joints)
+        self.outputs += 1
+
+    def _publish_scene_markers(self, ref: int | None) -> None:
+        disabled = {v for v, st in enumerate(self.store.states()) if not st.enabled}
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        self.pub_markers.publish(build_scene_markers(self.pipeline.cameras, self.pipeline.region, header, ref,
+                                                     self.marker_range_m, disabled))
+        self._markers_ref = ref
+
+    # ------------------------------------------------------------------------------ logging
+    def _log_events(self) -> None:
+        now = time.monotonic()
+        log = self.get_logger()
+        for ev in self.core.drain_events():
+            ok, suppressed = self._throttle.check(ev.key, now, 1.0 if ev.level in ('info', 'warn') else 5.0)
+            if not ok:
+                continue
+            text = ev.text + (f' ({suppressed} similar messages suppressed)' if suppressed else '')
+            # one call site per severity: rclpy refuses a severity change at the same call site
+            if ev.level == 'error':
+                log.error(text)
+            elif ev.level == 'warn':
+                log.warning(text)
+            elif ev.level == 'info':
+                log.info(text)
+            else:
+                log.debug(text)
+
+    def _log_drops(self) -> None:
+        """Log (throttled) how many frames were superseded or lost since the last such line."""
+        now = time.monotonic()
+        for v, st in enumerate(self.store.states()):
+            last_sup, last_lost = self._last_drop_counts[v]
+            d_sup, d_lost = st.superseded - last_sup, st.lost - last_lost
+            if (d_sup or d_lost) and self._throttle.check(f'drops{v}', now, 10.0)[0]:
+                parts = []
+                if d_sup and not st.enabled:
+                    parts.append(f'{d_sup} frame(s) ignored (view disabled: {st.disabled_reason})')
+                elif d_sup:
+                    parts.append(f'{d_sup} frame(s) dropped unused (only the latest frame is kept; input is '
+                                 'faster than inference)')
+                if d_lost:
+                    parts.append(f'{d_lost} frame(s) lost in transport (publisher sequence gaps)')
+                if d_lost:
+                    self.get_logger().warning(f'camera {st.name}: ' + '; '.join(parts))
+                else:
+                    self.get_logger().info(f'camera {st.name}: ' + '; '.join(parts))
+                self._last_drop_counts[v] = (st.superseded, st.lost)
+
+
+def main(args=None) -> int:
+    """Entry point of the ``sync_node`` executable."""
+    rclpy.init(args=args)
+    try:
+        node = SyncNode()
+    except (ValueError, RuntimeError) as exc:
+        rclpy.logging.get_logger('sync_node').fatal(f'cannot start: {exc}')
+        rclpy.try_shutdown()
+        return 1
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
