@@ -142,3 +142,13 @@ def test_bad_yaml_is_rejected_clearly(tmp_path):
     p.write_text(': : :\n  - [')
     with pytest.raises(CalibrationError, match='cannot read'):
         Camera.from_yaml(p)
+
+
+def test_far_out_of_view_points_do_not_fold_back_into_the_image():
+    cam = plaza_cameras()[2]  # k1 < 0: the distortion polynomial turns back at a finite radius
+    r_max = cam.max_distortion_radius
+    assert np.isfinite(r_max) and r_max > 2.0
+    far = cam.center + (cam.R.T @ np.array([3.5 * r_max, 0.0, 1.0]))  # normalized radius 3.5 r_max
+    uv, depth = cam.project(far[None])
+    assert depth[0] > 0 and np.all(np.isnan(uv))
+    assert not cam.in_image(uv).any()

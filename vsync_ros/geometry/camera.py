@@ -197,10 +197,27 @@ class Camera:
         yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
         return np.stack([xd, yd], axis=1)
 
+    @property
+    def max_distortion_radius(self) -> float:
+        """Normalized radius up to which the radial distortion is monotonic (inf without distortion).
+
+        Beyond it the polynomial folds back, so far out-of-view points would land inside the image;
+        :meth:`project` returns NaN for them.
+        """
+        if not self.has_distortion:
+            return float('inf')
+        k1, k2, _, _, k3 = self.dist
+        r = np.linspace(0.0, 20.0, 20001)
+        r2 = r * r
+        slope = 1 + 3 * k1 * r2 + 5 * k2 * r2 ** 2 + 7 * k3 * r2 ** 3  # d/dr of r * radial(r)
+        bad = np.nonzero(slope <= 0)[0]
+        return float(r[bad[0] - 1]) if bad.size else float('inf')
+
     def project(self, points: np.ndarray, distort: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Project (N, 3) world points (m) to (N, 2) pixels; also returns (N,) depth along the optical axis (m).
 
-        Points with depth <= 0 (behind the camera) get NaN pixel coordinates.
+        Points with depth <= 0 (behind the camera), or beyond the distortion model's monotonic range
+        (far outside the field of view), get NaN pixel coordinates.
         """
         pc = self.world_to_camera(points)
         depth = pc[:, 2]
@@ -208,6 +225,8 @@ class Camera:
             xn = pc[:, :2] / depth[:, None]
         xn[depth <= 1e-9] = np.nan
         if distort and self.has_distortion:
+            with np.errstate(invalid='ignore'):
+                xn[np.sum(xn * xn, axis=1) > self.max_distortion_radius ** 2] = np.nan
             xn = self.distort(xn)
         uv = xn @ self.K[:2, :2].T + self.K[:2, 2]
         return uv, depth

@@ -1,0 +1,166 @@
+"""``vsync-synth``: generate a synthetic unsynchronized multi-camera data set (and its contact sheet).
+
+Examples::
+
+    vsync-synth data/plaza_pets --n-train 800 --n-test 200            # PETS-like random latency, 192x144
+    vsync-synth data/plaza_const --mode constant --tau 5 -5 --size 384x288
+    vsync-synth data/plaza_city --preset citystreet --people 20 40 --seed 3
+    vsync-synth data/plaza_pets --sheet-only --sheet data/plaza_pets/sheet.png
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from vsync_ros.data.crowd import CrowdParams
+from vsync_ros.data.desync import MODES, PRESETS, preset
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split('x')
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must look like 192x144, got {text!r}') from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every option is documented in --help)."""
+    p = argparse.ArgumentParser(
+        prog='vsync-synth', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Layout written: manifest.json, cameras/*.yaml, {train,test}/index.json, '
+               '{train,test}/frames/v<i>/<k>.png, {train,test}/sync/v<i>/<k>.png, {train,test}/gt/<k>.npz, '
+               'contact_sheet.png (see docs/data.md).')
+    p.add_argument('out', type=Path, help='output folder (must be empty unless --overwrite)')
+    g = p.add_argument_group('world')
+    g.add_argument('--world', choices=['crowd', 'pose'], default='crowd',
+                   help="'crowd': people walking on the plaza, task counting (default); 'pose': the 3D-pose "
+                        'motion world (vsync_ros.data.motion_world), task pose')
+    g.add_argument('--size', type=_size, default=(192, 144), metavar='WxH',
+                   help='stored image size (default 192x144; PETS2009 uses 384x288)')
+    g.add_argument('--people', type=int, nargs=2, default=(10, 30), metavar=('MIN', 'MAX'),
+                   help='crowd size range: the target number of people in the walk area varies slowly '
+                        'between MIN and MAX (default 10 30)')
+    g.add_argument('--pose-people', type=int, default=1, metavar='N',
+                   help='people in the pose world (default 1; person 0 stays near the room centre)')
+    g.add_argument('--seed', type=int, default=0, help='world seed: trajectories, appearance, noise (default 0)')
+    g.add_argument('--scene-seed', type=int, default=0,
+                   help='static scene seed: street furniture, textures (default 0)')
+    g.add_argument('--gp-cell', type=float, default=0.4, metavar='M',
+                   help='ground-plane density cell size in metres (default 0.4: 60x50 cells on the plaza)')
+    g.add_argument('--gp-sigma', type=float, default=1.0, metavar='M',
+                   help='Gaussian sigma of the ground-plane density in metres (default 1.0)')
+    g.add_argument('--view-sigma', type=float, default=3.0, metavar='PX',
+                   help='Gaussian sigma of the image head density in pixels at 384 px width, scaled with '
+                        'the image width (default 3)')
+    g.add_argument('--noise', type=float, default=2.0, metavar='STD',
+                   help='sensor noise std in grey levels (default 2)')
+    g = p.add_argument_group('desynchronization (paper Sec. IV.B)')
+    g.add_argument('--preset', choices=sorted(PRESETS), default=None,
+                   help='latency preset: pets (dt 1/7 s, tau +5/-5 s, kappa 5 s), citystreet (dt 1 s, tau +3/-3 s, '
+                        'kappa 3 s), h36m_train (dt 4/50 s, kappa 8/50 s), h36m_test (dt 64/50 s, kappa 8/50 s); '
+                        'default pets for the crowd world, h36m_train for the pose world')
+    g.add_argument('--mode', choices=MODES, default='random',
+                   help='constant latency (delta_i = tau_i), random latency (delta_i ~ U(-kappa_i, kappa_i) per '
+                        'sample) or none (synchronized); default random')
+    g.add_argument('--dt', type=float, default=None, metavar='S', help='time between reference frames (s); '
+                   'default from the preset')
+    g.add_argument('--t0', type=float, default=0.0, metavar='S',
+                   help='time of the first reference frame (s, default 0)')
+    g.add_argument('--tau', type=float, nargs='+', default=None, metavar='S',
+                   help='constant latency of views 1..V-1 in seconds (one value per non-reference view, '
+                        'cycled); default from the preset')
+    g.add_argument('--kappa', type=float, default=None, metavar='S',
+                   help='random latency bound of every non-reference view (s); default from the preset')
+    g.add_argument('--missing-prob', type=float, nargs='+', default=[0.0], metavar='P',
+                   help='probability that a view has no frame for a sample: one value for all views or one '
+                        'per view (view 0 included: exercises reference fail-over); default 0')
+    g.add_argument('--quantum', type=float, default=None, metavar='S',
+                   help='round offsets to multiples of this (e.g. 0.02 for 50 Hz); default none '
+                        '(h36m presets: 1/50 s)')
+    g.add_argument('--desync-seed', type=int, default=None, help='seed of the offsets (default: --seed)')
+    g = p.add_argument_group('output')
+    g.add_argument('--n-train', type=int, default=800, help='training samples (default 800)')
+    g.add_argument('--n-test', type=int, default=200, help='test samples, later in time than all training frames '
+                   '(default 200)')
+    g.add_argument('--test-gap', type=float, default=None, metavar='S',
+                   help='extra time between the splits (default 2 * max latency + 10 s)')
+    g.add_argument('--format', choices=['png', 'jpg'], default='png', help='image format (default png, lossless)')
+    g.add_argument('--jpeg-quality', type=int, default=95, help='JPEG quality (default 95)')
+    g.add_argument('--overwrite', action='store_true', help='replace an existing data set in OUT')
+    g.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    g.add_argument('--sheet', type=Path, default=None, metavar='PNG',
+                   help='contact sheet path (default OUT/contact_sheet.png)')
+    g.add_argument('--no-sheet', action='store_true', help='do not write a contact sheet')
+    g.add_argument('--sheet-only', action='store_true', help='only (re)write the contact sheet of the data set in OUT')
+    g.add_argument('--sheet-samples', type=int, default=3, help='samples shown on the contact sheet (default 3)')
+    return p
+
+
+def _make_world(args):
+    from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
+    if args.world == 'pose':
+        from vsync_ros.data.motion_world import MotionWorld
+        from vsync_ros.geometry.presets import studio_cameras
+        return MotionWorld(studio_cameras(*args.size), n_people=args.pose_people, seed=args.seed,
+                           noise_std=args.noise)
+    lo, hi = args.people
+    cfg = CrowdWorldConfig(image_size=args.size, crowd=CrowdParams(n_people=(lo, hi)), seed=args.seed,
+                           scene_seed=args.scene_seed, gp_cell_m=args.gp_cell, gp_sigma_m=args.gp_sigma,
+                           view_sigma_px=args.view_sigma, noise_std=args.noise)
+    return CrowdWorld(cfg)
+
+
+def main(argv=None) -> int:
+    """Entry point of ``vsync-synth``."""
+    args = build_parser().parse_args(argv)
+    from vsync_ros.data.contact_sheet import make_contact_sheet
+    from vsync_ros.data.generate import generate_dataset
+    sheet = args.sheet or args.out / 'contact_sheet.png'
+    if args.sheet_only:
+        print(make_contact_sheet(args.out, sheet, n_samples=args.sheet_samples))
+        return 0
+    world = _make_world(args)
+    n_views = len(world.cameras)
+    if args.preset is None:
+        args.preset = 'h36m_train' if args.world == 'pose' else 'pets'
+    kw = {'n_views': n_views, 'mode': args.mode, 'seed': args.seed if args.desync_seed is None else args.desync_seed}
+    if args.kappa is not None:
+        kw['kappa_s'] = args.kappa
+    if args.tau is not None:
+        if not args.preset.startswith('h36m'):
+            kw['tau_s'] = args.tau
+    if args.quantum is not None:
+        kw['quantum_s'] = args.quantum
+    try:
+        desync = preset(args.preset, **kw)
+        changes = {'t0_s': args.t0}
+        if args.tau is not None and args.preset.startswith('h36m'):
+            changes['tau_s'] = [0.0] + [args.tau[(i - 1) % len(args.tau)] for i in range(1, n_views)]
+        if args.dt is not None:
+            changes['dt_s'] = args.dt
+        mp = args.missing_prob
+        changes['missing_prob'] = mp[0] if len(mp) == 1 else mp
+        desync = desync.with_(**changes)
+    except ValueError as exc:
+        raise SystemExit(f'vsync-synth: {exc}') from exc
+    start = time.perf_counter()
+    try:
+        generate_dataset(args.out, world, desync, n_train=args.n_train, n_test=args.n_test, image_size=args.size,
+                         image_format=args.format, jpeg_quality=args.jpeg_quality, test_gap_s=args.test_gap,
+                         progress=not args.no_progress, overwrite=args.overwrite)
+    except (FileExistsError, ValueError) as exc:
+        raise SystemExit(f'vsync-synth: {exc}') from exc
+    elapsed = time.perf_counter() - start
+    n = args.n_train + args.n_test
+    rate = elapsed / max(n, 1) * 1000
+    print(f'wrote {n} samples x {n_views} views to {args.out} in {elapsed:.1f} s ({rate:.0f} ms/sample)')
+    if not args.no_sheet:
+        print(f'contact sheet: {make_contact_sheet(args.out, sheet, n_samples=args.sheet_samples)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Synthetic crowd-counting world: a simulated crowd on a plaza seen by calibrated cameras.
+
+``CrowdWorld`` implements the :class:`~vsync_ros.data.world.World` protocol (task 'counting').
+Any camera can be rendered at any time ``t`` (s), so synchronized and unsynchronized frames of the
+same scene come from the same trajectories. Ground truth at ``t``:
+
+* ``positions`` (N, 2) float32: ground positions (m) of the N people inside the region,
+* ``person_ids`` (N,) int64, ``heights_m`` (N,) float32,
+* ``count`` () float32: N,
+* ``gp_density`` (rows, cols) float32: a normalized Gaussian (``gp_sigma_m``) per person on the
+  world's ground grid ``region`` (cell ``gp_cell_m``); sums to N,
+* ``view_density`` (V, H, W) float32: per-view image density of heads (``view_sigma_px``); view
+  ``v`` sums to the number of heads projecting inside image ``v`` (people outside the region
+  included, as they are visible).
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from vsync_ros.data.crowd import Appearance, CrowdParams, CrowdSimulator, CrowdState
+from vsync_ros.data.density import ground_density, image_density
+from vsync_ros.data.render import draw_people, draw_shadows, head_centre_height
+from vsync_ros.data.scene import SUN_DIR, StaticScene
+from vsync_ros.geometry.camera import Camera
+from vsync_ros.geometry.ground import GroundRegion
+from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_cameras, studio_cameras
+
+RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDIO_REGION)}
+_NOISE_BANK = 6
+
+
+@dataclass(frozen=True)
+class CrowdWorldConfig:
+    """Settings of a :class:`CrowdWorld`.
+
+    Attributes:
+        rig: camera rig preset ('plaza': 3 cameras around a 20 m x 24 m square).
+        image_size: (width, height) of the rendered frames.
+        crowd: pedestrian simulation parameters (crowd size range, speeds, ...).
+        seed: seed of trajectories, appearances and sensor noise.
+        scene_seed: seed of the static scene (street furniture, textures).
+        gp_cell_m: cell size of the ground-plane density grid (m); 0.4 m gives 60 x 50 on the plaza.
+        gp_sigma_m: Gaussian sigma of the ground-plane density (m).
+        view_sigma_px: Gaussian sigma of the image head density at 384 px width; scaled with width.
+        noise_std: sensor noise standard deviation (grey levels).
+        illumination: amplitude of the slow global brightness change (0 disables).
+        furniture: place lamp posts, planters and benches on the plaza.
+    """
+
+    rig: str = 'plaza'
+    image_size: tuple[int, int] = (384, 288)
+    crowd: CrowdParams = field(default_factory=CrowdParams)
+    seed: int = 0
+    scene_seed: int = 0
+    gp_cell_m: float = 0.4
+    gp_sigma_m: float = 1.0
+    view_sigma_px: float = 3.0
+    noise_std: float = 2.0
+    illumination: float = 0.06
+    furniture: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rig not in RIGS:
+            raise ValueError(f'unknown rig {self.rig!r} (choose from {", ".join(RIGS)})')
+        w, h = self.image_size
+        if int(w) < 16 or int(h) < 16:
+            raise ValueError(f'image size too small: {self.image_size}')
+        object.__setattr__(self, 'image_size', (int(w), int(h)))
+        if isinstance(self.crowd, dict):
+            object.__setattr__(self, 'crowd', CrowdParams(**{k: tuple(v) if isinstance(v, list) else v
+                                                             for k, v in self.crowd.items()}))
+        if self.gp_cell_m <= 0 or self.gp_sigma_m <= 0 or self.view_sigma_px <= 0:
+            raise ValueError('gp_cell_m, gp_sigma_m and view_sigma_px must be positive')
+
+    def to_dict(self) -> dict:
+        """Plain mapping (JSON friendly)."""
+        d = asdict(self)
+        d['image_size'] = list(self.image_size)
+        d['crowd'] = {k: list(v) if isinstance(v, tuple) else v for k, v in d['crowd'].items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CrowdWorldConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d['image_size'] = tuple(d.get('image_size', (384, 288)))
+        return cls(**d)
+
+    def with_(self, **changes) -> CrowdWorldConfig:
+        """Copy with fields changed."""
+        return replace(self, **changes)
+
+
+_BACKGROUNDS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_SCENES: dict[tuple, StaticScene] = {}
+
+
+def _scene(region: GroundRegion, scene_seed: int, cameras: list[Camera], furniture: bool) -> StaticScene:
+    key = (region, scene_seed, tuple(c.fingerprint() for c in cameras), furniture)
+    if key not in _SCENES:
+        if len(_SCENES) > 8:
+            _SCENES.clear()
+        n = (4, 2, 2) if furniture else (0, 0, 0)
+        _SCENES[key] = StaticScene(region, scene_seed, cameras, *n)
+    return _SCENES[key]
+
+
+class CrowdWorld:
+    """A simulated crowd on a plaza, rendered from calibrated cameras (task 'counting').
+
+    Args:
+        config: world settings.
+        cameras: override the rig's cameras (their resolution is used as is).
+        region: override the rig's counting region (its cell size is replaced by ``gp_cell_m``).
+    """
+
+    task = 'counting'
+
+    def __init__(self, config: CrowdWorldConfig | None = None, cameras: list[Camera] | None = None,
+                 region: GroundRegion | None = None) -> None:
+        self.config = config or CrowdWorldConfig()
+        cfg = self.config
+        rig_cams, rig_region = RIGS[cfg.rig]
+        self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams(*cfg.image_size)
+        base_region = region or rig_region
+        self.region = base_region.with_cell(cfg.gp_cell_m)
+        self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture)
+        self.sim = CrowdSimulator(base_region, cfg.crowd, cfg.seed, self.scene.obstacles())
+        self._bg: list[np.ndarray] = []
+        self._struct_depth: list[np.ndarray] = []
+        self._ground: list[np.ndarray] = []
+        for cam in self.cameras:
+            key = (self.scene.region, self.scene.seed, self.scene.box, len(self.scene.structures), cam.fingerprint())
+            if key not in _BACKGROUNDS:
+                if len(_BACKGROUNDS) > 32:
+                    _BACKGROUNDS.clear()
+                _BACKGROUNDS[key] = self.scene.render_background(cam)
+            bg, sd = _BACKGROUNDS[key]
+            self._bg.append(bg)
+            self._struct_depth.append(sd)
+            self._ground.append(~np.isfinite(sd))
+        self._vignette = [self._make_vignette(c) for c in self.cameras]
+        self._noise = [self._make_noise(v) for v in range(len(self.cameras))]
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_views(self) -> int:
+        """Number of cameras."""
+        return len(self.cameras)
+
+    @property
+    def view_sigma_px(self) -> float:
+        """Head-density sigma (px) at this world's image width."""
+        return self.config.view_sigma_px * self.cameras[0].width / 384.0
+
+    def describe(self) -> dict:
+        """JSON-serialisable description (for data-set manifests)."""
+        return {'type': 'crowd', 'config': self.config.to_dict(), 'region': self.region.as_dict(),
+                'view_sigma_px': self.view_sigma_px, 'cameras': [c.name for c in self.cameras]}
+
+    def _make_vignette(self, cam: Camera) -> np.ndarray:
+        y, x = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
+        r2 = ((x - cam.width / 2) / (cam.width / 2)) ** 2 + ((y - cam.height / 2) / (cam.height / 2)) ** 2
+        return (1.0 - 0.08 * r2 / 2.0).astype(np.float32)
+
+    def _make_noise(self, view: int) -> np.ndarray:
+        cam = self.cameras[view]
+        rng = np.random.default_rng([self.config.seed, 21, view])
+        return rng.normal(0.0, self.config.noise_std, size=(_NOISE_BANK, cam.height, cam.width, 3)).astype(np.float32)
+
+    def _gain(self, view: int, t: float) -> np.ndarray:
+        a = self.config.illumination
+        ph = 1.7 * view + 0.3 * self.config.seed
+        g = 1.0 + a * math.sin(2 * math.pi * t / 53.0 + ph) + 0.4 * a * math.sin(2 * math.pi * t / 11.0 + 2 * ph)
+        tint = 0.25 * a * math.sin(2 * math.pi * t / 97.0 + ph)
+        return np.array([g * (1 + tint), g, g * (1 - tint)], np.float32)
+
+    def appearances(self, ids: np.ndarray) -> list[Appearance]:
+        """Appearance of each person id."""
+        return [self.sim.appearance(int(i)) for i in ids]
+
+    def state(self, t: float) -> CrowdState:
+        """Everyone present in the walk area at time ``t`` (s)."""
+        return self.sim.state(float(t))
+
+    # ------------------------------------------------------------------ World protocol
+    def render_layers(self, view: int, t: float, noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) uint8 RGB frame and (H, W) int32 id map (person id per pixel, -1 = background)."""
+        cam = self.cameras[view]
+        st = self.state(t)
+        apps = self.appearances(st.ids)
+        bg = self._bg[view]
+        canvas = bg.copy()
+        draw_shadows(canvas, cam, st, apps, SUN_DIR, ground_mask=self._ground[view])
+        pdepth = np.full((cam.height, cam.width), np.inf, np.float32)
+        pid = np.full((cam.height, cam.width), -1, np.int32)
+        draw_people(canvas, cam, st, apps, pdepth, pid)
+        occluded = self._struct_depth[view] < pdepth
+        canvas[occluded] = bg[occluded]
+        pid[occluded] = -1
+        if not noise:
+            return canvas, pid
+        img = canvas.astype(np.float32)
+        img *= self._vignette[view][..., None] * self._gain(view, t)[None, None, :]
+        k = zlib.crc32(np.float64(t).tobytes()) % _NOISE_BANK
+        img += self._noise[view][k]
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8), pid
+
+    def render(self, view: int, t: float) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame of camera ``view`` at time ``t`` (s)."""
+        return self.render_layers(view, t)[0]
+
+    def heads_uv(self, view: int, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Head-centre pixels (M, 2) float32 of everyone whose head projects inside image ``view``, and their ids."""
+        st = self.state(t)
+        cam = self.cameras[view]
+        h = np.array([a.height_m for a in self.appearances(st.ids)]).reshape(-1)
+        uv, depth = cam.project(np.c_[st.xy, head_centre_height(h)].reshape(-1, 3))
+        ok = (depth > 0.1) & cam.in_image(uv)
+        return uv[ok].astype(np.float32), st.ids[ok]
+
+    def frame_annotations(self, view: int, t: float) -> dict[str, np.ndarray]:
+        """Per-frame labels of camera ``view`` at ``t``: ``heads_uv`` (M, 2) px and ``head_ids`` (M,)."""
+        uv, ids = self.heads_uv(view, t)
+        return {'heads_uv': uv, 'head_ids': ids.astype(np.int64)}
+
+    def ground_truth(self, t: float, view_density: bool = True) -> dict[str, np.ndarray]:
+        """Counting ground truth at time ``t`` (see the module docstring).
+
+        ``view_density=False`` skips the (image-sized) head density maps; the data-set writer stores
+        the head pixels instead (``frame_annotations``) and the reader rebuilds the maps.
+        """
+        st = self.state(t)
+        inside = self.region.contains(st.xy)
+        heights = np.array([a.height_m for a in self.appearances(st.ids[inside])], np.float32).reshape(-1)
+        pos = st.xy[inside]
+        gt = {
+            'positions': pos.astype(np.float32),
+            'person_ids': st.ids[inside].astype(np.int64),
+            'heights_m': heights,
+            'count': np.array(len(pos), np.float32),
+            'gp_density': ground_density(pos, self.region, self.config.gp_sigma_m),
+        }
+        if not view_density:
+            return gt
+        dens = []
+        for v, cam in enumerate(self.cameras):
+            uv, _ = self.heads_uv(v, t)
+            dens.append(image_density(uv, cam.width, cam.height, self.view_sigma_px))
+        gt['view_density'] = np.stack(dens)
+        return gt
+
+
+def resize_frame(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an RGB frame with area interpolation (downscaling) or bilinear (upscaling)."""
+    if img.shape[1] == width and img.shape[0] == height:
+        return img
+    interp = cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(img, (width, height), interpolation=interp)

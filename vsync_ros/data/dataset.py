@@ -1,0 +1,138 @@
+"""Torch ``Dataset`` over a data set written by :func:`vsync_ros.data.generate.generate_dataset`.
+
+Every sample is a dict of tensors with fixed shapes (the default DataLoader collate works):
+
+* ``images`` float32 (V, 3, H, W) in [0, 1]: view 0 = reference at ``time_s``, view i the
+  unsynchronized frame at ``time_s + offsets_s[i]``; zeros where the view is missing,
+* ``images_sync`` float32 (V, 3, H, W): every view at ``time_s`` (supervision for the warping loss),
+* ``offsets_s`` float32 (V,), ``view_valid`` bool (V,), ``ref_view`` int64 (acting reference:
+  first valid view), ``time_s`` float64, ``index`` int64,
+* counting: ``gp_density`` float32 (1, rows, cols) on :attr:`SyncDataset.region`, ``view_density``
+  float32 (V, 1, H, W) head density of the frames actually input (zeros if missing),
+  ``view_density_sync`` float32 (V, 1, H, W) of the synchronized frames, ``count`` float32 (),
+* pose: ``joints_3d`` float32 (P, 17, 3) metres (and ``motion`` int64 (P,) when stored).
+
+Densities are unscaled (each person sums to 1).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vsync_ros.data import storage
+from vsync_ros.data.density import ground_density, image_density
+from vsync_ros.geometry.camera import Camera
+from vsync_ros.geometry.ground import GroundRegion
+
+
+class SyncDataset(Dataset):
+    """One split of a generated data set.
+
+    Args:
+        root: data-set folder (holding manifest.json).
+        split: 'train' or 'test'.
+        gp_cell_m: ground-plane density cell size; default the stored one. Another value recomputes
+            the map from the stored positions (same sigma).
+        load_sync: read the synchronized frames (set False to save time when they are not needed;
+            ``images_sync`` is then omitted).
+    """
+
+    def __init__(self, root, split: str = 'train', gp_cell_m: float | None = None, load_sync: bool = True) -> None:
+        self.root = Path(root)
+        mpath = self.root / 'manifest.json'
+        if not mpath.is_file():
+            raise FileNotFoundError(f'{self.root} holds no manifest.json: not a vsync-synth data set')
+        self.manifest: dict = storage.read_json(mpath)
+        if self.manifest.get('format') != storage.FORMAT:
+            raise ValueError(f'{mpath}: unknown format {self.manifest.get("format")!r}')
+        if int(self.manifest.get('format_version', 0)) > storage.FORMAT_VERSION:
+            raise ValueError(f'{mpath}: format version {self.manifest["format_version"]} is newer than this reader')
+        if split not in self.manifest['splits']:
+            raise KeyError(f'split {split!r} not in {sorted(self.manifest["splits"])}')
+        self.split = split
+        self.task: str = self.manifest['task']
+        self.cameras: list[Camera] = [Camera.from_yaml(self.root / p) for p in self.manifest['cameras']]
+        self.n_views = len(self.cameras)
+        self.width, self.height = self.manifest['image_size']
+        self.ext = self.manifest.get('image_ext', '.png')
+        self.load_sync = load_sync
+        stored = GroundRegion(**self.manifest['region']) if 'region' in self.manifest else None
+        self._stored_region = stored
+        self.region: GroundRegion | None = stored.with_cell(gp_cell_m) if (stored and gp_cell_m) else stored
+        gt = self.manifest.get('gt', {})
+        self.gp_sigma_m = float(gt.get('gp_sigma_m', 1.0))
+        self.view_sigma_px = float(gt.get('view_sigma_px', 3.0 * self.width / 384.0))
+        self.index = storage.read_json(self.root / split / 'index.json')
+        self._n = int(self.index['n'])
+
+    def __len__(self) -> int:
+        return self._n
+
+    # ------------------------------------------------------------------ raw access
+    def frame_file(self, k: int, view: int, sync: bool = False) -> Path | None:
+        """Path of an input / synchronized frame (None for a missing input frame)."""
+        if sync:
+            p = storage.frame_path(self.root, self.split, view, k, self.ext, sync=True)
+            if p.is_file():
+                return p
+        if not self.index['view_valid'][k][view]:
+            return None
+        return storage.frame_path(self.root, self.split, view, k, self.ext)
+
+    def raw_gt(self, k: int) -> dict[str, np.ndarray]:
+        """All stored ground-truth arrays of sample ``k`` (including variable-length ones)."""
+        return storage.load_npz(storage.gt_path(self.root, self.split, k))
+
+    def _images(self, k: int, sync: bool) -> np.ndarray:
+        out = np.zeros((self.n_views, 3, self.height, self.width), np.float32)
+        for v in range(self.n_views):
+            p = self.frame_file(k, v, sync)
+            if p is not None:
+                out[v] = storage.read_image(p).transpose(2, 0, 1).astype(np.float32) / 255.0
+        return out
+
+    def _view_density(self, gt: dict, k: int, sync: bool) -> np.ndarray:
+        out = np.zeros((self.n_views, 1, self.height, self.width), np.float32)
+        valid = self.index['view_valid'][k]
+        for v in range(self.n_views):
+            key = f'v{v}_heads_uv'
+            if sync and f'sync_{key}' in gt:
+                key = f'sync_{key}'
+            elif not valid[v]:
+                continue
+            if key in gt:
+                out[v, 0] = image_density(gt[key], self.width, self.height, self.view_sigma_px)
+        return out
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        idx = self.index
+        sample: dict[str, torch.Tensor] = {
+            'images': torch.from_numpy(self._images(k, sync=False)),
+            'offsets_s': torch.tensor(idx['offsets_s'][k], dtype=torch.float32),
+            'view_valid': torch.tensor(idx['view_valid'][k], dtype=torch.bool),
+            'ref_view': torch.tensor(int(idx['ref_view'][k]), dtype=torch.int64),
+            'time_s': torch.tensor(float(idx['time_s'][k]), dtype=torch.float64),
+            'index': torch.tensor(k, dtype=torch.int64),
+        }
+        if self.load_sync:
+            sample['images_sync'] = torch.from_numpy(self._images(k, sync=True))
+        gt = self.raw_gt(k)
+        if self.task == 'counting':
+            if self.region is not None and self.region != self._stored_region:
+                gp = ground_density(gt['positions'], self.region, self.gp_sigma_m)
+            else:
+                gp = gt['gp_density'].astype(np.float32)
+            sample['gp_density'] = torch.from_numpy(np.ascontiguousarray(gp[None]))
+            sample['view_density'] = torch.from_numpy(self._view_density(gt, k, sync=False))
+            sample['view_density_sync'] = torch.from_numpy(self._view_density(gt, k, sync=True))
+            sample['count'] = torch.tensor(float(gt['count']), dtype=torch.float32)
+        elif self.task == 'pose':
+            sample['joints_3d'] = torch.from_numpy(np.asarray(gt['joints_3d'], np.float32))
+            if 'motion' in gt:
+                sample['motion'] = torch.from_numpy(np.asarray(gt['motion'], np.int64))
+        return sample

@@ -1,0 +1,205 @@
+"""Write a desynchronized multi-view data set from a :class:`World` (layout: :mod:`vsync_ros.data.storage`).
+
+For every reference time ``t = t0 + k * dt`` of a split, view ``i`` is rendered at
+``t + offset_i`` (the desynchronized input), every view is also rendered at ``t`` (the synchronized
+frames, needed by the warping loss l_W), and the ground truth is taken at ``t``. The test split
+starts after the last train frame plus a gap larger than twice the largest offset, so no frame of
+one split lies within the time span of the other.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vsync_ros import __version__
+from vsync_ros.data import storage
+from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig, resize_frame
+from vsync_ros.data.desync import STREAM_TEST, STREAM_TRAIN, DesyncConfig, pets
+from vsync_ros.data.world import TASKS, World
+
+SPLITS = (('train', STREAM_TRAIN), ('test', STREAM_TEST))
+_KNOWN_ENTRIES = {'manifest.json', 'cameras', 'train', 'test', 'contact_sheet.png'}
+
+
+def split_times(desync: DesyncConfig, n_train: int, test_gap_s: float | None = None) -> dict[str, float]:
+    """Reference time of sample 0 of each split (s): train at t0, test after the train span and a gap."""
+    span = 2.0 * desync.max_abs_offset_s
+    gap = span + 10.0 if test_gap_s is None else float(test_gap_s)
+    if gap <= span - desync.dt_s:
+        raise ValueError(f'test gap {gap} s is too small: frames of the two splits would overlap in time '
+                         f'(needs > {span - desync.dt_s:.3f} s)')
+    return {'train': desync.t0_s, 'test': desync.t0_s + max(n_train, 0) * desync.dt_s + gap}
+
+
+def _prepare_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f'{out} is not empty (use overwrite=True / --overwrite)')
+        if not (out / 'manifest.json').is_file():
+            raise FileExistsError(f'{out} is not empty and holds no manifest.json: refusing to overwrite it')
+        for entry in out.iterdir():
+            if entry.name in _KNOWN_ENTRIES:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _scaled_uv(uv: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Pixel coordinates after resizing the image by (sx, sy), pixel-centre aligned."""
+    uv = np.asarray(uv, dtype=np.float32).copy()
+    uv[..., 0] = (uv[..., 0] + 0.5) * sx - 0.5
+    uv[..., 1] = (uv[..., 1] + 0.5) * sy - 0.5
+    return uv
+
+
+def make_world(world, image_size: tuple[int, int] | None) -> World:
+    """A World from a World instance, a CrowdWorldConfig, or None (default crowd world)."""
+    if world is None:
+        world = CrowdWorldConfig()
+    if isinstance(world, CrowdWorldConfig):
+        if image_size is not None:
+            world = world.with_(image_size=tuple(image_size))
+        return CrowdWorld(world)
+    if callable(world) and not isinstance(world, World):
+        return world(image_size)
+    if not isinstance(world, World):
+        raise TypeError(f'not a World: {type(world).__name__}')
+    return world
+
+
+def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_train: int = 100,
+                     n_test: int = 50, image_size: tuple[int, int] | None = None, image_format: str = 'png',
+                     jpeg_quality: int = 95, test_gap_s: float | None = None, progress: bool = True,
+                     overwrite: bool = False, contact_sheet: bool | str | Path = False) -> dict:
+    """Generate a data set on disk and return its manifest.
+
+    Args:
+        out_dir: output folder (created; must be empty unless ``overwrite``).
+        world: a :class:`World`, a :class:`CrowdWorldConfig`, a callable ``image_size -> World``,
+            or None for the default plaza crowd.
+        desync: desynchronization settings (default: PETS-like random latency, kappa = 5 s).
+        n_train, n_test: number of samples per split.
+        image_size: stored (width, height); frames are rendered at this size for a CrowdWorldConfig,
+            otherwise resized (area interpolation) from the world's camera size.
+        image_format: 'png' (lossless) or 'jpg'.
+        jpeg_quality: JPEG quality (1-100).
+        test_gap_s: time between the last train and the first test reference frame minus the train
+            span (default: 2 * max offset + 10 s).
+        progress: show a tqdm progress bar.
+        overwrite: replace an existing data set in ``out_dir``.
+        contact_sheet: also write a preview PNG (True: ``<out>/contact_sheet.png``, or a path).
+    """
+    if image_format not in storage.IMAGE_EXT:
+        raise ValueError(f'image_format must be png or jpg, got {image_format!r}')
+    if n_train < 0 or n_test < 0 or n_train + n_test == 0:
+        raise ValueError('need n_train, n_test >= 0 and at least one sample')
+    out = Path(out_dir)
+    w = make_world(world, image_size)
+    if w.task not in TASKS:
+        raise ValueError(f'world task {w.task!r} is not one of {TASKS}')
+    n_views = len(w.cameras)
+    desync = desync or pets(n_views=n_views)
+    if desync.n_views != n_views:
+        raise ValueError(f'desync config has {desync.n_views} views, the world has {n_views} cameras')
+    ext = storage.IMAGE_EXT[image_format]
+    src_w, src_h = w.cameras[0].width, w.cameras[0].height
+    if any((c.width, c.height) != (src_w, src_h) for c in w.cameras):
+        raise ValueError('all cameras of a world must share one resolution')
+    dst_w, dst_h = (int(image_size[0]), int(image_size[1])) if image_size is not None else (src_w, src_h)
+    sx, sy = dst_w / src_w, dst_h / src_h
+    cams = [c if (c.width, c.height) == (dst_w, dst_h) else c.scaled(dst_w, dst_h) for c in w.cameras]
+    starts = split_times(desync, n_train, test_gap_s)
+    _prepare_dir(out, overwrite)
+    for cam in cams:
+        cam.to_yaml(out / 'cameras' / f'{cam.name}.yaml')
+
+    annotate = getattr(w, 'frame_annotations', None)
+
+    def frame(view: int, t: float) -> np.ndarray:
+        return resize_frame(w.render(view, t), dst_w, dst_h)
+
+    def labels(view: int, t: float, prefix: str) -> dict[str, np.ndarray]:
+        if annotate is None:
+            return {}
+        out_l = {}
+        for key, val in annotate(view, t).items():
+            val = np.asarray(val)
+            if key.endswith('_uv') and (sx, sy) != (1.0, 1.0):
+                val = _scaled_uv(val, sx, sy)
+            out_l[f'{prefix}v{view}_{key}'] = val
+        return out_l
+
+    splits_info = {}
+    counts = {'train': n_train, 'test': n_test}
+    bar = tqdm(total=n_train + n_test, desc=f'vsync-synth {out.name}', unit='sample', disable=not progress)
+    for split, stream in SPLITS:
+        n = counts[split]
+        index = {'time_s': [], 'offsets_s': [], 'view_valid': [], 'ref_view': [], 'frame_time_s': []}
+        t_min, t_max = np.inf, -np.inf
+        for k in range(n):
+            t_ref = starts[split] + k * desync.dt_s
+            smp = desync.sample(k, stream)
+            raw = w.ground_truth(t_ref, view_density=False) if isinstance(w, CrowdWorld) else w.ground_truth(t_ref)
+            gt = {key: np.asarray(val) for key, val in raw.items() if key != 'view_density'}
+            frame_times = []
+            for v in range(n_views):
+                if smp.valid[v]:
+                    t_v = t_ref + float(smp.offsets_s[v])
+                    storage.write_image(storage.frame_path(out, split, v, k, ext), frame(v, t_v), jpeg_quality)
+                    gt.update(labels(v, t_v, ''))
+                    frame_times.append(t_v)
+                    t_min, t_max = min(t_min, t_v), max(t_max, t_v)
+                else:
+                    frame_times.append(None)
+                if not smp.valid[v] or smp.offsets_s[v] != 0.0:
+                    storage.write_image(storage.frame_path(out, split, v, k, ext, sync=True), frame(v, t_ref),
+                                        jpeg_quality)
+                    gt.update(labels(v, t_ref, 'sync_'))
+            storage.save_npz(storage.gt_path(out, split, k), gt)
+            index['time_s'].append(t_ref)
+            index['offsets_s'].append([float(x) for x in smp.offsets_s])
+            index['view_valid'].append([bool(x) for x in smp.valid])
+            index['ref_view'].append(int(smp.ref_view))
+            index['frame_time_s'].append(frame_times)
+            bar.update(1)
+        index['n'] = n
+        index['stream'] = stream
+        storage.write_json(out / split / 'index.json', index)
+        splits_info[split] = {'n': n, 't0_s': starts[split], 'stream': stream,
+                              'frame_time_range_s': [float(t_min), float(t_max)] if n else None}
+    bar.close()
+
+    manifest = {
+        'format': storage.FORMAT,
+        'format_version': storage.FORMAT_VERSION,
+        'generator': f'vsync_ros {__version__}',
+        'task': w.task,
+        'n_views': n_views,
+        'views': [c.name for c in cams],
+        'cameras': [f'cameras/{c.name}.yaml' for c in cams],
+        'reference_view': 0,
+        'image_size': [dst_w, dst_h],
+        'image_format': image_format,
+        'image_ext': ext,
+        'desync': desync.to_dict(),
+        'splits': splits_info,
+        'world': w.describe() if hasattr(w, 'describe') else {'type': type(w).__name__,
+                                                              'n_people': len(getattr(w, 'people', []))},
+        'seed': int(getattr(getattr(w, 'config', None), 'seed', getattr(w, 'seed', desync.seed))),
+    }
+    region = getattr(w, 'region', None)
+    if region is not None:
+        manifest['region'] = region.as_dict()
+    if w.task == 'counting':
+        sigma = float(getattr(w, 'view_sigma_px', 3.0 * src_w / 384.0)) * sx
+        manifest['gt'] = {'gp_sigma_m': float(getattr(getattr(w, 'config', None), 'gp_sigma_m', 1.0)),
+                          'view_sigma_px': sigma, 'density_scale': 1.0,
+                          'view_density_from': 'heads_uv'}
+    storage.write_json(out / 'manifest.json', manifest)
+    if contact_sheet:
+        from vsync_ros.data.contact_sheet import make_contact_sheet
+        path = out / 'contact_sheet.png' if contact_sheet is True else Path(contact_sheet)
+        make_contact_sheet(out, path)
+    return manifest
