@@ -2,7 +2,7 @@
 
 Needs a ROS 2 install with launch_testing / launch_ros (``colcon test --packages-select vsync_ros``, or
 ``pytest test/test_launch_counting.py`` in a sourced workspace) and the shipped model
-(share/vsync_ros/models/counting.pt). Where the launch stack is absent the module is skipped with the
+(share/vsync_ros/models/plaza_cls_epi.pt). Where the launch stack is absent the module is skipped with the
 reason. The same system (replay_node -> sync_node with config/counting.yaml) is exercised in-process
 on real rclpy by test_ros_replay_bag_eval.py, which runs everywhere.
 """

@@ -233,6 +233,27 @@ def test_core_min_views_and_no_reference():
         SyncCore(pipe, FrameStore(['a', 'b'], 1.0), lambda m, wh: m)
 
 
+def test_core_logs_pipeline_notes_once_and_when_cleared():
+    class Noted(Rec):
+        def run(self, images, ref_index):
+            res = super().run(images, ref_index)
+            return PipelineResult(res.density, res.count, note='fused unsynchronized' if ref_index else '')
+
+    core = _core(Noted(), max_age=0.5)
+    core.accept(0, _img(), 1, 0.0)
+    assert core.step(0.0).result.note == '' and not [e for e in core.drain_events() if 'model' in e.text]
+    for k, t in enumerate((1.0, 1.1, 1.2)):  # cam0 stale: cam1 is the reference, the pipeline notes it
+        core.accept(1, _img(), 10 + k, t)
+        assert core.step(t).result.note == 'fused unsynchronized'
+    notes = [e for e in core.drain_events() if e.key.startswith('pipeline_note')]
+    assert [(e.level, e.text) for e in notes] == [('warn', 'model: fused unsynchronized')]
+    assert core.last_note == 'fused unsynchronized'
+    core.accept(0, _img(), 20, 1.3)
+    core.step(1.3)
+    notes = [e for e in core.drain_events() if e.key.startswith('pipeline_note')]
+    assert [e.level for e in notes] == ['info'] and core.last_note == ''
+
+
 def test_core_with_foreground_pipeline_counts_people():
     world, pipe = toy_setup()
     core = _core(pipe)
@@ -322,6 +343,6 @@ def test_foreground_pipeline_is_a_pipeline():
 def test_paths_resolve_package_urls():
     assert paths.resolve('package://vsync_ros/config/cameras/plaza/cam1.yaml').is_file()
     assert paths.resolve('config/cameras/studio/cam4.yaml').is_file()
-    assert paths.default_checkpoint('counting').name == 'counting.pt'
+    assert paths.default_checkpoint('counting').name == 'plaza_cls_epi.pt'
     with pytest.raises(ImageFormatError):
         check_image(_img(encoding='mono8', w=8, h=6), (16, 6), True)

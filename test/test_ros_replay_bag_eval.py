@@ -15,7 +15,7 @@ from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-from test_ros_support import RosHarness, ros_env, toy_setup, wait_for  # noqa: E402
+from test_ros_support import RosHarness, real_checkpoint, ros_env, toy_setup, wait_for  # noqa: E402
 
 from vsync_ros.ros import bag_eval  # noqa: E402
 from vsync_ros.ros.bags import offline_eval, write_bag  # noqa: E402
@@ -81,19 +81,28 @@ def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):
         ros.remove(rep)
 
 
-def test_replay_and_sync_node_with_the_shipped_counting_config():
-    """What ``counting.launch.py use_replay:=true`` runs, in one process, with config/counting.yaml parsed by rcl."""
-    world, pipe = toy_setup(image_scale=1.0)  # counting.yaml's calibration files are the full-size plaza rig
+def test_replay_and_sync_node_with_the_shipped_counting_config(tmp_path):
+    """What ``counting.launch.py use_replay:=true`` runs, in one process, with config/counting.yaml parsed by rcl.
+
+    The sync node loads a real checkpoint (written here, as the shipped one is not needed) through its
+    ``checkpoint`` parameter, checks counting.yaml's full-size plaza calibration files against the checkpoint's
+    half-size calibration, and resizes the replayed 384x288 frames to the model's 192x144.
+    """
+    import torch
+    torch.set_num_threads(1)
+    world, _ = toy_setup(image_scale=1.0)  # counting.yaml's calibration files are the full-size plaza rig
+    ckpt = real_checkpoint(tmp_path / 'cls_epi.pt')
     with ros_env(DOMAIN_ID + 1):
         ctx = rclpy.context.Context()
         rclpy.init(context=ctx, domain_id=DOMAIN_ID + 1,
-                   args=['--ros-args', '--params-file', str(ROOT / 'config' / 'counting.yaml')])
+                   args=['--ros-args', '--params-file', str(ROOT / 'config' / 'counting.yaml'),
+                         '-p', f'checkpoint:={ckpt}', '-p', 'device:=cpu'])
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     ex = MultiThreadedExecutor(num_threads=3, context=ctx)
-    sync = SyncNode(pipe, context=ctx)
+    sync = SyncNode(context=ctx)
     rep = ReplayNode(world, context=ctx, parameter_overrides=[
-        Parameter('rate_hz', value=5.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=2.0),
+        Parameter('rate_hz', value=2.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=3.0),
         Parameter('wait_for_subscribers', value=1)])
     probe = Node('probe', context=ctx)
     outs, gts = [], []
@@ -106,12 +115,14 @@ def test_replay_and_sync_node_with_the_shipped_counting_config():
     th.start()
     try:
         assert sync.get_parameter('calibration_files').value[0] == 'config/cameras/plaza/cam1.yaml'
+        assert sync.pipeline.method == 'cls_epi' and sync.pipeline.checkpoint == str(ckpt)
+        assert (sync.pipeline.cameras[0].width, sync.pipeline.cameras[0].height) == (192, 144)
         assert len(sync.info_subs) == 3 and sync.store.reference_order == [0, 1, 2]
         assert all(st.enabled for st in sync.store.states()), [st.disabled_reason for st in sync.store.states()]
         assert wait_for(lambda: sync.pub_count_stamped.get_subscription_count() > 0, 10.0)
         rep.start()
         assert rep.done.wait(20.0)
-        assert wait_for(lambda: len(outs) >= 9 and len(gts) == 10, 5.0), (len(outs), len(gts))
+        assert wait_for(lambda: len(outs) >= 5 and len(gts) == 6, 5.0), (len(outs), len(gts))
         gt_stamps = {stamp_to_ns(m.header.stamp) for m in gts}
         assert {stamp_to_ns(m.header.stamp) for m in outs} <= gt_stamps  # reference stamps = GT stamps
         assert all(st.enabled for st in sync.store.states())  # the replayed CameraInfo matches the model
@@ -124,6 +135,8 @@ def test_replay_and_sync_node_with_the_shipped_counting_config():
 
 
 def test_bag_eval_online_matches_offline(tmp_path, ros):
+    """Stand-in pipeline: comparing online (real time, x2) with offline coverage needs an inference time far
+    below the frame period, independent of the machine's load."""
     world, pipe = toy_setup()
     bag = tmp_path / 'eval_bag'
     write_bag(bag, world, desync_profile('sync', 3, 4.0, latency_s=0.02, jitter_s=0.02, seed=1), duration_s=4.0)

@@ -1,10 +1,14 @@
 """Shared helpers of the ROS tests (no tests here).
 
+The integration tests run the real inference pipeline (``vsync_ros.pipeline``) on a checkpoint made at
+test time (:func:`real_pipeline`: an untrained small CLS-epi model for the half-size plaza rig, see
+``test_pipeline_support``), wrapped in :class:`Recording` to see which views and reference each call got.
+
 ``ForegroundPipeline`` is a small, honest, non-learned stand-in for the trained model: it projects the
 ground grid (at body-centre height) into every available view, marks cells whose projection lands on
 foreground (saturated) pixels in all views that see them (a visual hull), and places one unit Gaussian
-per connected blob. It satisfies the FramePipeline contract, so the ROS layer can be tested end to end
-before / without the trained checkpoint. The lead will switch integration tests to the real model.
+per connected blob. It satisfies the FramePipeline contract. Tests use it only where they need controlled
+timing (a fixed artificial inference delay) or a task the real pipeline does not serve (pose), and say so.
 """
 from __future__ import annotations
 
@@ -93,6 +97,43 @@ class StandingPosePipeline(ForegroundPipeline):
         xy = self.region.cell_to_world(np.array([[c[1], c[0]] for c in cents[1:]]).reshape(-1, 2))
         joints = np.stack([STANDING_POSE + [x, y, 0.0] for x, y in xy]) if len(xy) else np.zeros((0, 17, 3))
         return PipelineResult(res.density, res.count, joints, res.inference_ms)
+
+
+class Recording:
+    """A real pipeline that also records ``(views given, ref_index)`` of every ``run`` call (thread-safe)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.cameras, self.region, self.task = inner.cameras, inner.region, inner.task
+        self.calls: list[tuple[list[bool], int]] = []
+        self.results: list = []
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str):  # describe, reference_view, synchronizes, device_note, ...
+        return getattr(self.inner, name)
+
+    def run(self, images, ref_index):
+        res = self.inner.run(images, ref_index)
+        with self.lock:
+            self.calls.append(([im is not None for im in images], ref_index))
+            self.results.append(res)
+        return res
+
+
+def real_checkpoint(path, method: str = 'cls_epi', image_scale: float = 0.5):
+    """An untrained small checkpoint of ``method`` for the plaza rig at ``image_scale`` and TEST_REGION."""
+    from test_pipeline_support import make_checkpoint
+    cams, _ = rig('plaza', image_scale)
+    return make_checkpoint(path, method, cams, TEST_REGION, seed=2)
+
+
+def real_pipeline(path, method: str = 'cls_epi'):
+    """``vsync_ros.pipeline.load_pipeline`` on a fresh :func:`real_checkpoint` at ``path`` (CPU)."""
+    import torch
+
+    from vsync_ros.pipeline import load_pipeline
+    torch.set_num_threads(1)
+    return load_pipeline(real_checkpoint(path, method), device='cpu')
 
 
 def toy_setup(image_scale: float = 0.5, n_people: int = 6, seed: int = 3, delay_s: float = 0.0):

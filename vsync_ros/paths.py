@@ -56,6 +56,13 @@ def resolve(path: str) -> Path:
     return p
 
 
+DEFAULT_MODELS = {'counting': 'plaza_cls_epi.pt', 'pose': 'pose.pt'}
+
+
 def default_checkpoint(task: str = 'counting') -> Path:
-    """The shipped model for ``task``: ``<share>/models/<task>.pt``."""
-    return resolve(f'package://{PACKAGE}/models/{task}.pt')
+    """The shipped model for ``task`` in ``<share>/models/``.
+
+    Counting: ``plaza_cls_epi.pt`` (CLS with epipolar matching, trained on the synthetic plaza); other tasks
+    ``<task>.pt``.
+    """
+    return resolve(f'package://{PACKAGE}/models/{DEFAULT_MODELS.get(task, task + ".pt")}')

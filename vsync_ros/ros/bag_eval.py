@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='vsync-bag-eval', description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--bag', required=True, help='rosbag2 folder (mcap or sqlite3) with camera topics and GT')
-    ap.add_argument('--checkpoint', default='', help='model checkpoint (default: the shipped models/<task>.pt)')
+    ap.add_argument('--checkpoint', default='',
+                    help='model checkpoint (default: the shipped models/plaza_cls_epi.pt)')
     ap.add_argument('--task', default='counting', choices=('counting',), help='task (counting)')
     ap.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     ap.add_argument('--offline', action='store_true', help='read the bag in code instead of replaying over ROS 2')

@@ -63,14 +63,16 @@ def view_status(st: ViewState, now: float, max_age_s: float, ref_stamp_ns: int |
 
 
 def node_status(stats: CoreStats, active_ref: int | None, configured_ref: int, names: list[str], node: str,
-                trigger: str = 'reference', device: str = '', outputs: int | None = None) -> Status:
-    """Status of the fused output."""
+                trigger: str = 'reference', device: str = '', outputs: int | None = None, note: str = '') -> Status:
+    """Status of the fused output (``note``: the model's latest degradation note, '' if none)."""
     if active_ref is None:
         level, msg = ERROR, 'no usable reference view: no output'
     elif stats.last_error and stats.errors and stats.runs == 0:
         level, msg = ERROR, stats.last_error
     elif active_ref != configured_ref:
         level, msg = WARN, f'failed over: reference is {names[active_ref]} ({names[configured_ref]} unusable)'
+    elif note:
+        level, msg = WARN, f'running, reference {names[active_ref]}; {note}'
     else:
         level, msg = OK, f'running, reference {names[active_ref]}'
     values = {
@@ -86,12 +88,19 @@ def node_status(stats: CoreStats, active_ref: int | None, configured_ref: int, n
         'last_views_used': ','.join(names[v] for v in stats.last_views),
         'last_count': _fmt(stats.last_count, 2),
         'trigger': trigger,
+        'model_note': note,
     }
     if device:
         values['device'] = device
     if outputs is not None:
         values['outputs_published'] = str(outputs)
     return Status(level, f'{node}: sync', msg, node, values)
+
+
+def no_model_status(node: str, message: str, checkpoint: str, retry_s: float) -> Status:
+    """Status of a node that is up but has no model yet (checkpoint missing or unusable)."""
+    return Status(ERROR, f'{node}: sync', message, node,
+                  {'checkpoint': checkpoint, 'retry_period_s': _fmt(retry_s, 1), 'runs': '0'})
 
 
 def to_diagnostic_array(statuses: list[Status], header):

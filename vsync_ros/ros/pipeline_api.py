@@ -25,12 +25,15 @@ class PipelineResult:
         count: estimated number of people in the region (normally ``density.sum()``).
         joints: (P, 17, 3) 3D joints in metres (world frame) for the pose task, else None.
         inference_ms: wall time spent in ``run``, milliseconds.
+        note: '' normally; otherwise how this estimate was degraded (e.g. fused without synchronization
+            because the reference is not the model's), for the caller to log.
     """
 
     density: np.ndarray
     count: float
     joints: np.ndarray | None = None
     inference_ms: float = 0.0
+    note: str = ''
 
 
 @runtime_checkable
@@ -83,15 +86,16 @@ def check_result(result: PipelineResult, region: GroundRegion, task: str = 'coun
             raise PipelineOutputError(f'joints must be a finite (P, J, 3) array, got shape {joints.shape}')
     elif task == 'pose':
         raise PipelineOutputError('the pose task needs joints in the result')
-    return PipelineResult(density, float(result.count), joints, float(result.inference_ms))
+    return PipelineResult(density, float(result.count), joints, float(result.inference_ms),
+                          str(getattr(result, 'note', '') or ''))
 
 
 def load_pipeline(checkpoint: str, device: str = 'auto', task: str = 'counting',
-                  cameras: list[Camera] | None = None) -> FramePipeline:
+                  cameras: list[Camera] | None = None, **options) -> FramePipeline:
     """Build the trained pipeline from a checkpoint (imports ``vsync_ros.pipeline`` lazily).
 
-    Expects ``vsync_ros.pipeline.load_pipeline(checkpoint, device=..., task=..., cameras=...)`` that returns
-    a :class:`FramePipeline`.
+    Calls ``vsync_ros.pipeline.load_pipeline(checkpoint, device=..., task=..., cameras=..., **options)``
+    (options such as ``tolerance_px``), which returns a :class:`FramePipeline`.
 
     Raises:
         RuntimeError: the pipeline module is missing or refused the checkpoint, with the reason.
@@ -104,6 +108,6 @@ def load_pipeline(checkpoint: str, device: str = 'auto', task: str = 'counting',
     if loader is None:
         raise RuntimeError('vsync_ros.pipeline has no load_pipeline(checkpoint, device, task, cameras)')
     try:
-        return loader(checkpoint, device=device, task=task, cameras=cameras)
+        return loader(checkpoint, device=device, task=task, cameras=cameras, **options)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise RuntimeError(f'cannot load checkpoint {checkpoint!r} on device {device!r}: {exc}') from exc

@@ -11,6 +11,9 @@ Documented behaviour:
 * The reference view is the first usable view of the fail-over order; when the configured reference
   is stale or disabled the next one takes over (logged), and the configured one takes back over as
   soon as it delivers again (logged).
+* When the pipeline reports a degraded estimate (``PipelineResult.note``, e.g. a synchronizing model
+  fusing the views unsynchronized because the reference is not its training reference), the note is
+  logged as a warning when it starts or changes, and an info line when estimates are normal again.
 * Invalid frames (encoding, size, data length) are rejected with an error and counted; a view with an
   invalid calibration is disabled (error) until a valid one arrives. The core never raises for bad
   input or a failing pipeline: it reports an outcome and queues log events.
@@ -83,6 +86,9 @@ class SyncCore:
         check: ``check(payload, (width, height))`` raising on an unusable frame (run at arrival); optional.
         min_views: fewest usable views needed to run.
         trigger: 'reference' (step on each new frame of the active reference) or 'timer' (caller steps).
+
+    Attributes:
+        last_note: the note of the latest successful estimate ('' when it was not degraded).
     """
 
     def __init__(self, pipeline: FramePipeline, store: FrameStore,
@@ -102,6 +108,7 @@ class SyncCore:
         self._fresh = [False] * store.n_views
         self._seen = [False] * store.n_views
         self._last_ref_seq: dict[int, int] = {}
+        self.last_note = ''
         self._events: deque[Event] = deque(maxlen=256)
 
     # ------------------------------------------------------------------------------ events
@@ -241,7 +248,17 @@ class SyncCore:
         s.mean_inference_ms = (result.inference_ms if math.isnan(s.mean_inference_ms)
                                else 0.9 * s.mean_inference_ms + 0.1 * result.inference_ms)
         s.last_views, s.last_stamp_ns, s.last_count = views, ref_frame.stamp_ns, result.count
+        self._report_note(result.note)
         return StepOutcome('ok', ref, ref_frame.stamp_ns, result, views)
+
+    def _report_note(self, note: str) -> None:
+        if note == self.last_note:
+            return
+        if note:
+            self._emit('warn', f'model: {note}', 'pipeline_note')
+        else:
+            self._emit('info', 'model: estimates are normal again', 'pipeline_note:clear')
+        self.last_note = note
 
     def _fail(self, ref: int, stamp_ns: int, message: str) -> StepOutcome:
         self.stats.errors += 1

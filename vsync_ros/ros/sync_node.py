@@ -14,10 +14,16 @@ Publishes (stamped with the reference frame's stamp, frame ``output_frame_id``):
 
 Fault behaviour is documented in :mod:`vsync_ros.ros.sync_core`. The ROS-free logic lives in
 ``SyncCore`` / ``FrameStore``; this module only wires it to rclpy.
+
+A missing checkpoint file does not stop the node: it logs an error saying where it looked and how to get
+a model, reports ERROR on ~/diagnostics, looks for the file again every ``model_retry_period_s`` and
+starts working as soon as it appears. Any other model problem (corrupt file, calibration mismatch, bad
+parameters) stops the node at start-up with the reason.
 """
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 
@@ -45,7 +51,7 @@ from vsync_ros import paths
 from vsync_ros.geometry import CalibrationError
 from vsync_ros.ros.calibration_check import check_camera_info, load_and_check
 from vsync_ros.ros.colormap import COLORMAPS, colorize_density
-from vsync_ros.ros.diagnostics import node_status, to_diagnostic_array, view_status
+from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.frame_store import FrameStore
 from vsync_ros.ros.image_conversion import check_image, image_to_rgb, make_image_msg
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
@@ -75,7 +81,12 @@ PARAMETERS: dict[str, tuple] = {
     'failover_order': ([], _IA, True,
                        'View indices to try, in order, when the reference is stale (default: the others in '
                        'index order).', None),
-    'checkpoint': ('', _S, True, 'Model checkpoint; empty = the shipped models/<task>.pt in the share dir.', None),
+    'checkpoint': ('', _S, True,
+                   'Model checkpoint (absolute, relative to the share dir, or package://vsync_ros/...); empty = the '
+                   'shipped model (counting: models/plaza_cls_epi.pt). While the file is missing the node stays up, '
+                   'reports it and looks again every model_retry_period_s.', None),
+    'model_retry_period_s': (5.0, _D, True, 'While the checkpoint file is missing, look for it again at this period.',
+                             (0.1, 3600.0)),
     'device': ('auto', _S, True, 'Inference device: auto, cpu, cuda or cuda:N.', None),
     'max_frame_age_s': (1.0, _D, False,
                         'A view whose latest frame arrived longer ago than this is stale (not used; a stale '
@@ -146,7 +157,9 @@ class SyncNode(Node):
     ``checkpoint`` / ``device`` parameters.
 
     Raises (from the constructor, after logging): ``ValueError`` for inconsistent parameters and
-    ``RuntimeError`` when the model cannot be loaded.
+    ``RuntimeError`` when the model cannot be loaded. A checkpoint file that does not exist is not an
+    error: the node waits for it (``core`` and the outputs exist once the model is loaded; see the module
+    docstring).
     """
 
     def __init__(self, pipeline: FramePipeline | None = None, node_name: str = 'sync_node', **kwargs) -> None:
@@ -174,9 +187,87 @@ class SyncNode(Node):
             value = self.declare_parameter(name, default, _descriptor(name, spec)).value
             p[name] = [] if value is None else value
         self._validate_static(p)
+        self._initial_params = p
         self.task = p['task']
+        self.device = p['device']
+        self.pipeline: FramePipeline | None = None
+        self.core: SyncCore | None = None
+        self.outputs = 0
+        self._throttle = LogThrottle(5.0)
+        self._retry_timer = None
+        self._model_problem = ''
+        self._failed_mtime: float | None = None
+        self.checkpoint_path = self._checkpoint_path(p)
+        self.pub_diag = self.create_publisher(DiagnosticArray, '~/diagnostics', QoSProfile(depth=10))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         if pipeline is None:
+            if not self.checkpoint_path.is_file():
+                self._wait_for_model(p)
+                return
             pipeline = self._load_pipeline(p)
+        self._start(pipeline)
+
+    def _checkpoint_path(self, p: dict):
+        return paths.resolve(p['checkpoint']) if p['checkpoint'] else paths.default_checkpoint(p['task'])
+
+    def _params(self) -> dict:
+        """Parameter values: the start-up ones, with the dynamic ones as they are now.
+
+        (Dynamic parameters may change while the node waits for its model.)
+        """
+        p = dict(self._initial_params)
+        p.update({name: self.get_parameter(name).value for name, spec in PARAMETERS.items() if not spec[2]})
+        return p
+
+    def _wait_for_model(self, p: dict) -> None:
+        """Stay up without a model: log how to get one, report on ~/diagnostics, look for the file periodically."""
+        self._model_problem = f'no model: checkpoint {self.checkpoint_path} does not exist'
+        hint = ('train one with vsync-train (README: Training; e.g. vsync-train --config '
+                'config/train/small_cls_epi.yaml train.out=models/plaza_cls_epi.pt) or set the checkpoint parameter'
+                if self.task == 'counting' else 'set the checkpoint parameter')
+        self.get_logger().error(f'{self._model_problem}; {hint}. Waiting for it (checking every '
+                                f'{p["model_retry_period_s"]:g} s); no output until then.')
+        period = float(p['model_retry_period_s'])
+        self._retry_timer = self.create_timer(period, self._on_retry_model)
+        self._waiting_diag_timer = self.create_timer(p['diagnostics_period_s'], self._on_waiting_diagnostics)
+
+    @_guarded
+    def _on_retry_model(self) -> None:
+        if self.core is not None:
+            return
+        path = self.checkpoint_path
+        if not path.is_file():
+            return
+        mtime = path.stat().st_mtime
+        if mtime == self._failed_mtime:
+            return  # this version of the file was refused already; wait for a new one
+        try:
+            pipeline = self._load_pipeline(self._params())
+            self._start(pipeline)
+        except (ValueError, RuntimeError) as exc:
+            self._failed_mtime = mtime
+            self._model_problem = f'cannot use checkpoint {path}: {exc}'
+            self.get_logger().error(f'{self._model_problem}; waiting for another version of the file')
+            return
+        for name in ('_retry_timer', '_waiting_diag_timer'):
+            timer = getattr(self, name, None)
+            if timer is not None:
+                self.destroy_timer(timer)
+                setattr(self, name, None)
+        self._model_problem = ''
+        self.get_logger().info(f'checkpoint {path} appeared: model loaded, running')
+
+    @_guarded
+    def _on_waiting_diagnostics(self) -> None:
+        if self.core is not None:
+            return
+        status = no_model_status(self.get_name(), self._model_problem, str(self.checkpoint_path),
+                                 float(self.get_parameter('model_retry_period_s').value))
+        self.pub_diag.publish(to_diagnostic_array([status], Header(stamp=self.get_clock().now().to_msg())))
+
+    def _start(self, pipeline: FramePipeline) -> None:
+        """Everything that needs the model: frame store, core, publishers, subscriptions, timers."""
+        p = self._params()
         if pipeline.task != self.task:
             raise ValueError(f'parameter task is {self.task!r} but the model does {pipeline.task!r}')
         self.pipeline = pipeline
@@ -198,14 +289,10 @@ class SyncNode(Node):
         self.store.note_time(self._now())  # starts the start-up grace period
         self.backend = p['image_backend']
         self.resize_input = bool(p['resize_input'])
-        self.core = SyncCore(pipeline, self.store, self._convert, self._check, int(p['min_views']), p['trigger'])
         self.frame_id = p['output_frame_id']
         self.colormap, self.color_max = p['colormap'], float(p['color_max'])
-        self.device = p['device']
         self.marker_range_m = float(p['marker_range_m'])
         self.tolerance_px = float(p['calibration_tolerance_px'])
-        self.outputs = 0
-        self._throttle = LogThrottle(5.0)
         self._last_drop_counts = [(0, 0)] * n
         self._markers_ref: int | None = -1
         self._skeleton_count = 0
@@ -220,11 +307,12 @@ class SyncNode(Node):
         self.pub_color = self.create_publisher(Image, '~/density_color', out_qos)
         self.pub_count = self.create_publisher(Float32, '~/count', out_qos)
         self.pub_count_stamped = self.create_publisher(PointStamped, '~/count_stamped', out_qos)
-        self.pub_diag = self.create_publisher(DiagnosticArray, '~/diagnostics', QoSProfile(depth=10))
         self.pub_markers = self.create_publisher(MarkerArray, '~/markers', latched)
         self.pub_skeleton = (self.create_publisher(MarkerArray, '~/skeleton', out_qos)
                              if self.task == 'pose' else None)
 
+        # the core last: callbacks (parameters, retry timer) treat core != None as "running"
+        self.core = SyncCore(pipeline, self.store, self._convert, self._check, int(p['min_views']), p['trigger'])
         self._check_calibration_files(p['calibration_files'])
         self.image_subs = [
             self.create_subscription(Image, topic, functools.partial(self._on_image, v), qos_profile_sensor_data,
@@ -240,8 +328,18 @@ class SyncNode(Node):
             self._guard = None
             self.create_timer(1.0 / p['timer_rate_hz'], self._on_work, callback_group=self._work_group)
         self.create_timer(p['diagnostics_period_s'], self._on_diagnostics, callback_group=self._work_group)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._publish_scene_markers(None)
+        describe = getattr(pipeline, 'describe', None)
+        if callable(describe):
+            self.get_logger().info(f'model: {describe()}')
+        if getattr(pipeline, 'device_note', ''):
+            self.get_logger().warning(pipeline.device_note)
+        model_ref = getattr(pipeline, 'reference_view', None)
+        if model_ref is not None and ref != model_ref and getattr(pipeline, 'synchronizes', False):
+            self.get_logger().warning(
+                f'reference_view is {self.names[ref]} but the model synchronizes the views to '
+                f'{self.names[model_ref]} (its training reference): estimates are fused without synchronization '
+                f'whenever the reference is not {self.names[model_ref]}')
         self.get_logger().info(
             f'{self.task}: {n} views ({", ".join(f"{nm} <- {t}" for nm, t in zip(self.names, topics))}), '
             f'reference order {[self.names[v] for v in order]}, trigger {p["trigger"]}, '
@@ -261,7 +359,7 @@ class SyncNode(Node):
                              '(no leading slash)')
 
     def _load_pipeline(self, p: dict) -> FramePipeline:
-        ckpt = str(paths.resolve(p['checkpoint'])) if p['checkpoint'] else str(paths.default_checkpoint(p['task']))
+        ckpt = str(self._checkpoint_path(p))
         cameras = None
         if p['calibration_files']:
             try:
@@ -270,7 +368,8 @@ class SyncNode(Node):
             except CalibrationError as exc:
                 self.get_logger().error(f'calibration files not usable, loading the model with its own: {exc}')
         self.get_logger().info(f'loading {ckpt} on device {p["device"]}')
-        return load_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras)
+        return load_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
+                             tolerance_px=float(p['calibration_tolerance_px']))
 
     def _check_calibration_files(self, files: list[str]) -> None:
         for v, f in enumerate(files):
@@ -332,7 +431,8 @@ class SyncNode(Node):
         statuses = [view_status(st, now, self.store.max_age_s, ref_stamp, self.get_name(), v == ref)
                     for v, st in enumerate(states)]
         statuses.append(node_status(self.core.stats, ref, self.store.reference_order[0], self.names,
-                                    self.get_name(), self.core.trigger, self.device, self.outputs))
+                                    self.get_name(), self.core.trigger, self.device, self.outputs,
+                                    self.core.last_note))
         self.pub_diag.publish(to_diagnostic_array(statuses, Header(stamp=self.get_clock().now().to_msg())))
         if self.core.active_ref != self._markers_ref:
             self._publish_scene_markers(self.core.active_ref)
@@ -341,6 +441,8 @@ class SyncNode(Node):
         for prm in params:
             if prm.name == 'colormap' and prm.value not in COLORMAPS:
                 return SetParametersResult(successful=False, reason=f'colormap must be one of {list(COLORMAPS)}')
+        if self.core is None:  # no model yet: the values are read when it is loaded
+            return SetParametersResult(successful=True)
         for prm in params:
             if prm.name == 'max_frame_age_s':
                 self.store.set_max_age(prm.value)
@@ -423,6 +525,8 @@ class SyncNode(Node):
 
 def main(args=None) -> int:
     """Entry point of the ``sync_node`` executable."""
+    # the node logs the pipeline's warnings itself (device fall-back, fail-over notes) through rclpy
+    logging.getLogger('vsync_ros.pipeline').setLevel(logging.ERROR)
     rclpy.init(args=args)
     try:
         node = SyncNode()

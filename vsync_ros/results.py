@@ -1,0 +1,93 @@
+"""``python -m vsync_ros.results``: evaluate the shipped checkpoints and write the README results tables.
+
+The rows come from a YAML spec (default ``config/results/plaza.yaml``): each row names a table
+('II' = trained with synced and unsynced frames, 'III' = unsynced frames only), the loss group
+('l_p', 'l_p, l_W', 'l_p, l_s'), the method label and, per latency column, the checkpoint and the data
+set to evaluate on (``sync_input`` rows feed the synchronized frames: the upper bound). Output: a JSON
+file with every metric and a Markdown file with the tables in the layout of the paper's Tables II/III.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from vsync_ros.checkpoint import CheckpointError, load_checkpoint, load_model
+from vsync_ros.evaluate import evaluate_model, resolve_device
+
+
+def evaluate_row(checkpoint: Path, data: Path, split: str, sync_input: bool, device: torch.device) -> dict:
+    """MAE / NAE of one checkpoint on one data-set split."""
+    from vsync_ros.data.dataset import SyncDataset
+
+    cell = load_checkpoint(checkpoint).region.cell_m
+    dataset = SyncDataset(data, split, gp_cell_m=cell, load_sync=sync_input)
+    model, ckpt = load_model(checkpoint, cameras=dataset.cameras, region=dataset.region, map_location=device)
+    res = evaluate_model(model, dataset, device, sync_input, progress=True, desc=f'{checkpoint.stem} {data.name}')
+    return {'mae': res['mae'], 'nae': res['nae'], 'n': res['n'], 'mean_gt': res['mean_gt'],
+            'regime': ckpt.meta.get('regime', ''), 'train_wall_s': ckpt.meta.get('wall_time_s')}
+
+
+def markdown_tables(rows: list[dict], columns: list[str]) -> str:
+    """Render rows grouped by table and loss group, one MAE / NAE pair per latency column."""
+    out = []
+    for table in sorted({r['table'] for r in rows}):
+        title = {'II': 'Table II layout: trained with synchronized and unsynchronized frames',
+                 'III': 'Table III layout: trained with unsynchronized frames only'}.get(table, table)
+        out.append(f'**{title}**\n')
+        out.append('| loss | model | ' + ' | '.join(f'{c} MAE | {c} NAE' for c in columns) + ' |')
+        out.append('| --- | --- | ' + ' | '.join('---: | ---:' for _ in columns) + ' |')
+        for r in (r for r in rows if r['table'] == table):
+            cells = []
+            for c in columns:
+                m = r['metrics'].get(c)
+                cells += [f'{m["mae"]:.2f}', f'{m["nae"]:.3f}'] if m else ['-', '-']
+            out.append(f'| {r["loss"]} | {r["label"]} | ' + ' | '.join(cells) + ' |')
+        out.append('')
+    return '\n'.join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--spec', type=Path, default=Path('config/results/plaza.yaml'))
+    p.add_argument('--json', type=Path, default=Path('docs/results.json'))
+    p.add_argument('--markdown', type=Path, default=Path('docs/results.md'))
+    p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    p.add_argument('--threads', type=int, default=0)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = yaml.safe_load(args.spec.read_text())
+    columns = list(spec['columns'])
+    device = resolve_device(args.device)
+    rows = []
+    for row in spec['rows']:
+        metrics = {}
+        for col, run in row['runs'].items():
+            try:
+                metrics[col] = evaluate_row(Path(run['checkpoint']), Path(run['data']), spec.get('split', 'test'),
+                                            bool(row.get('sync_input', False)), device)
+            except (CheckpointError, FileNotFoundError) as exc:
+                print(f'skipping {row["label"]} / {col}: {exc}', file=sys.stderr)
+                continue
+            print(f'{row["table"]:>3} {row["label"]:<28} {col:<9} MAE {metrics[col]["mae"]:.3f} '
+                  f'NAE {metrics[col]["nae"]:.4f}')
+        rows.append({**row, 'metrics': metrics})
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({'columns': columns, 'rows': rows}, indent=1))
+    args.markdown.write_text(markdown_tables(rows, columns))
+    print(args.markdown.read_text())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
