@@ -160,3 +160,17 @@ def test_detached_sync_targets(rig):
     model = build_model(cfg, cams, region)
     out = model(random_batch(cfg, region), detach_sync_target=True)
     assert all(not s.requires_grad for s in out['synced'])
+
+
+def test_shared_weights_variants(rig):
+    cams, region = rig
+    cfg = tiny_model_config('cls_cor', share_views=True, share_scales=True, flow_features='shared',
+                            share_flow_views=True, corr_levels=[0, 1, 2], num_scales=3)
+    model = build_model(cfg, cams, region)
+    assert len(model.encoder.levels) == 1 and len(model.encoder.level(0).mods) == 1
+    assert model.flow_encoder is None and len(model.cls.nets) == 1
+    out = model(random_batch(cfg, region))
+    assert [tuple(f.shape[-2:]) for f in out['flows']] == [cfg.feature_hw(k) for k in range(3)]
+    single = build_model(tiny_model_config('base', num_scales=1, corr_levels=[0]), cams, region)
+    assert single.scale_selection is None
+    assert single(random_batch(single.cfg, region))['density'].shape == (1, 1, *region.shape)

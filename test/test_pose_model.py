@@ -203,6 +203,23 @@ def test_forward_shapes_and_gradients_flow(method, sync_loss):
         assert first_flow_layer.grad.abs().sum() > 0
 
 
+def test_heatmap_loss_uses_per_frame_2d_labels_when_given():
+    cams = studio_cameras(64, 64)
+    model = VolumetricPoseModel(tiny_cfg(), cams).train()
+    batch = pose_batch(cams)
+    out = model(batch)
+    cfg = PoseLossConfig(sync_loss='none', ce_weight=0.0)
+    ref_only = model.loss(out, batch, cfg)['heatmap']
+    uv, _ = model.rig.project(batch['joints_3d'][:, 0])
+    uv[:, 2] += 12.0                                    # other frames, other 2D poses
+    all_views = model.loss(out, {**batch, 'joints_uv': uv.unsqueeze(2)}, cfg)['heatmap']
+    assert torch.isfinite(all_views) and not torch.isclose(all_views, ref_only)
+    uv_ref = uv.clone()
+    uv_ref[:, 1:] = float('nan')                        # unknown labels are skipped
+    same = model.loss(out, {**batch, 'joints_uv': uv_ref.unsqueeze(2)}, cfg)['heatmap']
+    assert torch.isclose(same, ref_only)
+
+
 def test_sync_keeps_reference_and_uses_view1_when_view0_missing():
     cams = studio_cameras(64, 64)
     model = VolumetricPoseModel(tiny_cfg(method='cls_epi'), cams).eval()

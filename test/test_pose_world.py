@@ -97,6 +97,17 @@ def test_ground_truth_contract(cams):
     assert min(np.linalg.norm(a - b) for i, a in enumerate(anchors) for b in anchors[i + 1:]) >= 0.9
 
 
+def test_frame_annotations_and_description(cams):
+    import json
+    world = MotionWorld(cams, n_people=2, seed=3, segment_s=6.0)
+    ann = world.frame_annotations(1, 2.0)
+    uv, depth = cams[1].project(world.joints(2.0).reshape(-1, 3))
+    assert ann['joints_uv'].shape == (2, 17, 2) and ann['joints_depth'].shape == (2, 17)
+    assert np.allclose(ann['joints_uv'].reshape(-1, 2), uv, atol=1e-3)
+    desc = json.loads(json.dumps(world.describe()))
+    assert desc['type'] == 'motion' and desc['segment_s'] == 6.0 and len(desc['people']) == 2
+
+
 def test_person_zero_visible_in_all_views(cams):
     for seed in range(4):
         world = MotionWorld(cams, seed=seed)

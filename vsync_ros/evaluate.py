@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from vsync_ros.checkpoint import CheckpointError, load_model
+from vsync_ros.preprocess import resize_views
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,10 +55,8 @@ def prepare_batch(batch: Mapping[str, torch.Tensor], image_hw: tuple[int, int], 
         out['images'] = out['images_sync']
         out['view_valid'] = torch.ones_like(out['view_valid'])
     for key in ('images', 'images_sync'):
-        if key in out and tuple(out[key].shape[-2:]) != tuple(image_hw):
-            b, v = out[key].shape[:2]
-            resized = F.interpolate(out[key].flatten(0, 1), size=image_hw, mode='area')
-            out[key] = resized.reshape(b, v, *resized.shape[1:])
+        if key in out:
+            out[key] = resize_views(out[key], image_hw)
     return out
 
 

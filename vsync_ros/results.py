@@ -36,6 +36,42 @@ def evaluate_row(checkpoint: Path, data: Path, split: str, sync_input: bool, dev
             'regime': ckpt.meta.get('regime', ''), 'train_wall_s': ckpt.meta.get('wall_time_s')}
 
 
+def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]]) -> str:
+    """Markdown model card of a checkpoint: regime, config, data, training time and test metrics.
+
+    ``evaluations``: (table label, latency column, metrics) rows measured on held-out test splits.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    meta, m = ckpt.meta, ckpt.config.model
+    man = meta.get('data_manifest', {})
+    desync = man.get('desync', {})
+    chain = [meta.get('init_checkpoint')] if meta.get('init_checkpoint') else []
+    lines = [
+        f'# {checkpoint.name}',
+        '',
+        f'- Regime: **{meta.get("regime", "?")}**; method `{m.method}`, input {m.image_width}x{m.image_height}, '
+        f'{len(ckpt.cameras)} views, ground grid {ckpt.region.shape[0]}x{ckpt.region.shape[1]} cells of '
+        f'{ckpt.region.cell_m} m.',
+        f'- Loss: `{ckpt.config.loss.sync_loss}` sync loss, gamma {ckpt.config.loss.gamma:g}; '
+        f'optimizer {ckpt.config.train.optimizer}, lr {ckpt.config.train.lr:g}, batch {ckpt.config.train.batch_size}.',
+        f'- Trained on **synthetic data only** (vsync_ros plaza world, {man.get("n", "?")} training samples, '
+        f'world seed {man.get("seed", "?")}, latency mode {desync.get("mode", "?")}, kappa {desync.get("kappa_s")} s, '
+        f'tau {desync.get("tau_s")} s, dt {desync.get("dt_s")} s); training seed {meta.get("seed")}.',
+        f'- Steps: {meta.get("steps")} in {meta.get("wall_time_s", 0) / 60:.1f} min on CPU '
+        f'({meta.get("seconds_per_step", 0):.2f} s/step, shared 2-core machine)'
+        + (f', initialised from `{Path(chain[0]).name}`.' if chain else '.'),
+        f'- torch {meta.get("torch")}, config and calibration stored in the checkpoint '
+        '(`vsync_ros.checkpoint.load_checkpoint`).',
+        '',
+        '| evaluated as | test latency | MAE | NAE | frames |',
+        '| --- | --- | ---: | ---: | ---: |',
+    ]
+    for label, col, met in evaluations:
+        lines.append(f'| {label} | {col} | {met["mae"]:.2f} | {met["nae"]:.3f} | {met["n"]} |')
+    lines.append('')
+    return '\n'.join(lines)
+
+
 def markdown_tables(rows: list[dict], columns: list[str]) -> str:
     """Render rows grouped by table and loss group, one MAE / NAE pair per latency column."""
     out = []
@@ -85,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({'columns': columns, 'rows': rows}, indent=1))
     args.markdown.write_text(markdown_tables(rows, columns))
+    cards: dict[str, list] = {}
+    for row in rows:
+        for col, met in row['metrics'].items():
+            cards.setdefault(row['runs'][col]['checkpoint'], []).append((row['label'], col, met))
+    for ckpt_path, evals in cards.items():
+        Path(ckpt_path).with_suffix('.md').write_text(model_card(Path(ckpt_path), evals))
     print(args.markdown.read_text())
     return 0
 

@@ -549,6 +549,7 @@ class MotionWorld:
                     break
             anchors.append(cand)
         self.anchors = np.array(anchors)
+        self._motions, self._segment_s, self._blend_s = sorted(set(names)), segment_s, blend_s
         self.people = [sample_person(rng, names[p % len(names)], anchors[p], segment_s, blend_s, sorted(set(names)),
                                      self.seed, p) for p in range(n_people)]
         self._colors = [_part_colors(person.shape) for person in self.people]
@@ -601,6 +602,26 @@ class MotionWorld:
         if return_labels:
             return img, labels.reshape(cam.height, cam.width)
         return img
+
+    def frame_annotations(self, view: int, t: float) -> dict[str, np.ndarray]:
+        """Per-frame labels of camera ``view`` at time ``t``.
+
+        Returns ``joints_uv`` (P, 17, 2) float32 pixels (true, distorted projection; NaN behind the
+        camera) and ``joints_depth`` (P, 17) float32 metres.
+        """
+        J = self.joints(t)
+        uv, depth = self.cameras[view].project(J.reshape(-1, 3))
+        return {'joints_uv': uv.reshape(len(self.people), -1, 2).astype(np.float32),
+                'joints_depth': depth.reshape(len(self.people), -1).astype(np.float32)}
+
+    def describe(self) -> dict:
+        """JSON-serialisable description (for data-set manifests)."""
+        return {'type': 'motion', 'seed': self.seed, 'n_people': len(self.people), 'motions': list(self._motions),
+                'segment_s': self._segment_s, 'blend_s': self._blend_s, 'noise_std': self.noise_std,
+                'cameras': [c.name for c in self.cameras],
+                'people': [{'first_motion': p.motion, 'bone_lengths_m': {k: round(v, 4) for k, v in
+                                                                        p.shape.lengths.items()}}
+                           for p in self.people]}
 
     def background(self, view: int) -> np.ndarray:
         """(H, W, 3) uint8 image of the empty room (no people, no noise)."""

@@ -86,8 +86,8 @@ def volume_similarity_loss(volumes: torch.Tensor, visible: torch.Tensor, ref: to
     """
     b = volumes.shape[0]
     ar = torch.arange(b, device=volumes.device)
-    ref_vol = volumes[ar, ref].unsqueeze(1)                                            # (B, 1, C, N)
-    cos = F.cosine_similarity(ref_vol.expand_as(volumes), volumes, dim=2, eps=eps)     # (B, V, N)
+    unit = F.normalize(volumes, dim=2, eps=eps)                                        # zero vectors stay 0
+    cos = (unit * unit[ar, ref].unsqueeze(1)).sum(dim=2)                               # (B, V, N)
     both = (visible & visible[ar, ref].unsqueeze(1)).to(cos.dtype)
     per_view = ((1.0 - cos) * both).sum(-1) / both.sum(-1).clamp_min(1.0)
     return (per_view * use.to(per_view.dtype)).sum(dim=1).mean()

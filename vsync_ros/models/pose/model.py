@@ -228,7 +228,7 @@ class VolumetricPoseModel(nn.Module):
     def forward(self, batch: Mapping[str, torch.Tensor], images_key: str = 'images', root_source: str | None = None,
                 with_sync_targets: bool | None = None, detach_sync_target: bool = True,
                 generator: torch.Generator | None = None) -> dict:
-        """Predict 3D joints; see the class docstring of the package for the full contract.
+        """Predict 3D joints (B = batch, V = views, J = 17, N = volume_size, h, w = H/4, W/4).
 
         Args:
             batch: ``images_key`` (B, V, 3, H, W) float in [0, 1]; optional 'view_valid' (B, V) bool,
@@ -243,6 +243,17 @@ class VolumetricPoseModel(nn.Module):
                 'images_sync' present and not already the input).
             detach_sync_target: compute those targets without gradient.
             generator: RNG for the root jitter and the grid rotation (training).
+
+        Returns:
+            dict with 'joints_3d' (B, J, 3) world metres; 'root' (B, 3) cube centre (metres) and
+            'root_source' ('gt_jitter' in training, else 'dlt' | 'gt' | 'given'); 'yaw' (B,) grid rotation
+            (rad); 'grid' (B, N, N, N, 3) voxel centres; 'volume_logits' (B, J, N, N, N); 'heatmaps'
+            (B, V, J, h, w) 2D logits of the input frames (not warped); 'features' (B, V, C, h, w) the
+            stride-4 features that were unprojected (non-reference views warped for cls_*); 'flows'
+            (B, V, 2, h, w) stride-4 feature pixels, zero for the reference (cls_* only);
+            'unprojected' (B, V, C, N**3) and 'voxel_visible' (B, V, N**3) bool; 'ref_view' (B,);
+            'view_valid', 'sync_views' (valid non-reference) and 'heatmap_views' (2D-supervised), all
+            (B, V) bool; 'images_key'; with sync targets 'synced_features' (B, V, C, h, w).
         """
         cfg = self.cfg
         images = batch[images_key]
@@ -261,7 +272,7 @@ class VolumetricPoseModel(nn.Module):
             ref = reference_views(valid)
         enc = self.encode(images)
         heatmaps, features = enc['heatmaps'], enc['features']
-        out: dict = {'heatmaps': heatmaps, 'ref_view': ref, 'view_valid': valid}
+        out: dict = {'heatmaps': heatmaps, 'ref_view': ref, 'view_valid': valid, 'images_key': images_key}
         if self.cls is not None:
             features, flows = self.synchronize(features, enc['levels'], ref)
             out['flows'] = flows
@@ -305,7 +316,10 @@ class VolumetricPoseModel(nn.Module):
     def loss(self, out: Mapping, batch: Mapping, cfg: PoseLossConfig | None = None) -> dict[str, torch.Tensor]:
         """Training loss and its parts (scalars): 'total', 'pose', and 'ce', 'heatmap', 'warp' | 'sim' when used.
 
-        ``batch`` needs 'joints_3d' (B, P, 17, 3) (person 0 is the target); optional 'joints_valid' (B, J).
+        ``batch`` needs 'joints_3d' (B, P, 17, 3) (person 0 is the target); optional 'joints_valid' (B, J)
+        and 'joints_uv' (B, V, P, 17, 2): per-frame 2D joints (pixels at the input resolution, NaN
+        where unknown) of the frames in batch['images'], which then supervise the heatmaps of every
+        valid view (else only the views at the reference time, from the projected 3D joints).
         The sync loss is skipped for 'base'; 'warp' needs ``out['synced_features']``.
         """
         cfg = cfg or PoseLossConfig()
@@ -319,11 +333,19 @@ class VolumetricPoseModel(nn.Module):
                                         mcfg.volume_multiplier)
             total = total + cfg.ce_weight * parts['ce']
         if cfg.heatmap_weight > 0:
-            uv, depth = self.rig.project(gt)                                            # (B, V, J, 2)
             h, w = out['heatmaps'].shape[-2:]
+            if 'joints_uv' in batch and out.get('images_key') == 'images':
+                # per-frame 2D labels of the frames actually input: every valid view is supervised
+                uv = batch['joints_uv'][:, :, 0].to(gt.dtype)                           # (B, V, J, 2)
+                depth = torch.where(torch.isfinite(uv).all(-1), 1.0, -1.0)
+                uv = torch.nan_to_num(uv, nan=-1e4)
+                views = out['view_valid']
+            else:
+                uv, depth = self.rig.project(gt)                                        # (B, V, J, 2)
+                views = out['heatmap_views']
             inside = ((uv[..., 0] >= -0.5) & (uv[..., 0] <= FEATURE_STRIDE * w - 0.5)
                       & (uv[..., 1] >= -0.5) & (uv[..., 1] <= FEATURE_STRIDE * h - 0.5) & (depth > 0))
-            use = inside & out['heatmap_views'].unsqueeze(-1)
+            use = inside & views.unsqueeze(-1)
             if jvalid is not None:
                 use = use & jvalid.bool().unsqueeze(1)
             parts['heatmap'] = heatmap_ce(out['heatmaps'], uv, use, FEATURE_STRIDE, cfg.heatmap_sigma_px)
