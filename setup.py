@@ -43,6 +43,7 @@ setup(
             'vsync-bench = vsync_ros.bench:main',
             'vsync-demo = vsync_ros.demo:main',
             'vsync-bag-eval = vsync_ros.ros.bag_eval:main',
+            'vsync-bag-write = vsync_ros.ros.bag_write:main',
             'sync_node = vsync_ros.ros.sync_node:main',
             'replay_node = vsync_ros.ros.replay_node:main',
         ],

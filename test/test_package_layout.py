@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 EXECUTABLES = ['sync_node', 'replay_node', 'vsync-synth', 'vsync-train', 'vsync-eval', 'vsync-bench',
-               'vsync-bag-eval', 'vsync-demo']
+               'vsync-bag-eval', 'vsync-bag-write', 'vsync-demo']
 
 
 def _check_share(prefix: Path) -> None:

@@ -7,6 +7,10 @@ Example::
 The model is rebuilt from the checkpoint's own config and calibration; the data set's cameras and
 ground region must match them (a mismatch stops with a message naming the field). ``--sync`` feeds the
 synchronized frames instead of the unsynchronized ones (an upper bound / BaseS-on-synced reference).
+
+Pose checkpoints (``task: pose``) are detected from the checkpoint: the output is MPJPE (pelvis-aligned)
+and absolute MPJPE in mm, overall and per motion type (see :mod:`vsync_ros.pose_train`); ``--root-source
+gt`` centres the volume on the ground-truth pelvis instead of the DLT estimate.
 """
 from __future__ import annotations
 
@@ -111,7 +115,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--batch-size', type=int, default=1)
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    p.add_argument('--root-source', choices=['dlt', 'gt'], default=None,
+                   help='pose only: cube centre from DLT of the root heatmaps (default, as trained) or the GT pelvis')
     return p
+
+
+def _main_pose(args, device: torch.device, t0: float) -> int:
+    """``vsync-eval`` for a pose checkpoint: MPJPE / absolute MPJPE (mm), overall and per motion."""
+    from vsync_ros.data.dataset import SyncDataset
+    from vsync_ros.pose_train import PoseSamples, evaluate_pose_model, format_pose_summary
+
+    try:
+        dataset = SyncDataset(args.data, args.split, load_sync=args.sync)
+        model, ckpt = load_model(args.checkpoint, cameras=dataset.cameras, map_location=device)
+        samples = PoseSamples(dataset, (model.cfg.image_height, model.cfg.image_width))
+    except (CheckpointError, FileNotFoundError, KeyError, ValueError) as exc:
+        print(f'vsync-eval: {exc}', file=sys.stderr)
+        return 2
+    result = evaluate_pose_model(model, samples, device, args.sync, args.batch_size, not args.no_progress,
+                                 desc=f'eval {args.split}', root_source=args.root_source)
+    wall = time.perf_counter() - t0
+    summary = {'checkpoint': str(args.checkpoint), 'task': 'pose', 'data': str(args.data), 'split': args.split,
+               'sync_input': args.sync, 'method': ckpt.config.model.method, 'regime': ckpt.meta.get('regime'),
+               'root_source': args.root_source or ckpt.config.model.root_source,
+               'desync': dataset.manifest.get('desync'), 'wall_time_s': wall,
+               'metric_definition': 'mpjpe_mm: mean joint error after subtracting each pose\'s pelvis (joint 6); '
+                                    'abs_mpjpe_mm: mean joint error in world coordinates; person 0, millimetres',
+               **result}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+    print(f'{ckpt.meta.get("regime", ckpt.config.model.method)} on {args.data}/{args.split}'
+          f'{" (sync input)" if args.sync else ""} in {wall:.1f} s: {format_pose_summary(result)}')
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # read the checkpoint's cell size first so the data set can resample its GT to it
         from vsync_ros.checkpoint import load_checkpoint
-        cell = load_checkpoint(args.checkpoint).region.cell_m
+        ckpt0 = load_checkpoint(args.checkpoint)
+        if ckpt0.task == 'pose':
+            return _main_pose(args, device, t0)
+        cell = ckpt0.region.cell_m
         dataset = SyncDataset(args.data, args.split, gp_cell_m=cell, load_sync=args.sync)
         model, ckpt = load_model(args.checkpoint, cameras=dataset.cameras, region=dataset.region,
                                  map_location=device)
