@@ -1,8 +1,8 @@
 """A data set written to a rosbag2 and evaluated through the node's frame logic gives vsync-eval's numbers."""
 import pytest
 import torch
-
 from test_pipeline_support import make_checkpoint
+
 from vsync_ros.checkpoint import load_model
 from vsync_ros.data import generate_dataset
 from vsync_ros.data.dataset import SyncDataset

@@ -35,7 +35,7 @@ def _console_scripts() -> dict[str, str]:
     return dict(re.findall(r"'([\w-]+) = ([\w.:]+)'", text))
 
 
-@pytest.mark.parametrize('name', ['counting.launch.py', 'replay.launch.py'])
+@pytest.mark.parametrize('name', ['counting.launch.py', 'replay.launch.py', 'pose.launch.py'])
 def test_launch_file_nodes_use_declared_executables(name):
     tree = ast.parse((LAUNCH / name).read_text())
     assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description' for n in tree.body)
@@ -121,7 +121,7 @@ def test_launch_descriptions_build_with_the_launch_stack():
     import importlib
     import importlib.util
     launch = importlib.import_module('launch')  # the real package (the repo's launch/ folder is not one)
-    for name in ('counting.launch.py', 'replay.launch.py'):
+    for name in ('counting.launch.py', 'replay.launch.py', 'pose.launch.py'):
         spec = importlib.util.spec_from_file_location(name.replace('.', '_'), LAUNCH / name)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)

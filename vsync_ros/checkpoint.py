@@ -7,7 +7,9 @@ File format: a ``torch.save`` dict (loadable with ``weights_only=True``) with ke
   calibration);
 * ``config``: the full :class:`vsync_ros.config.Config` as a nested dict;
 * ``calibration``: ``{'cameras': [camera_info YAML mapping per view], 'region': GroundRegion fields}``;
-* ``meta``: free-form training metadata (seed, data manifest, wall time, metrics, ...).
+* ``meta``: free-form training metadata (seed, data manifest, wall time, metrics, ...);
+* ``task``: 'counting' (absent in older files) or 'pose'. Pose checkpoints store a
+  :class:`vsync_ros.pose_train.PoseConfig` as ``config`` and no ground region (``region`` is None).
 
 Loading against a config or calibration that differs raises :class:`CheckpointMismatchError` naming the
 first differing field; unreadable files raise :class:`CheckpointError`.
@@ -59,15 +61,16 @@ def camera_from_dict(doc: dict) -> Camera:
         return Camera.from_yaml(path)
 
 
-def calibration_to_dict(cameras: Sequence[Camera], region: GroundRegion) -> dict:
-    """Plain mapping of the cameras and ground region (stored in checkpoints)."""
-    return {'cameras': [camera_to_dict(c) for c in cameras], 'region': region.as_dict()}
+def calibration_to_dict(cameras: Sequence[Camera], region: GroundRegion | None) -> dict:
+    """Plain mapping of the cameras and ground region (stored in checkpoints; region None for pose)."""
+    return {'cameras': [camera_to_dict(c) for c in cameras], 'region': None if region is None else region.as_dict()}
 
 
-def calibration_from_dict(doc: dict) -> tuple[list[Camera], GroundRegion]:
-    """(cameras, region) from :func:`calibration_to_dict` output."""
+def calibration_from_dict(doc: dict) -> tuple[list[Camera], GroundRegion | None]:
+    """(cameras, region or None) from :func:`calibration_to_dict` output."""
     try:
-        return [camera_from_dict(d) for d in doc['cameras']], GroundRegion(**doc['region'])
+        region = None if doc.get('region') is None else GroundRegion(**doc['region'])
+        return [camera_from_dict(d) for d in doc['cameras']], region
     except (KeyError, TypeError, CalibrationError) as exc:
         raise CheckpointError(f'checkpoint calibration is malformed: {exc}') from exc
 
@@ -77,7 +80,8 @@ def _close(a: Any, b: Any) -> bool:
     return a_arr.shape == b_arr.shape and bool(np.allclose(a_arr, b_arr, rtol=1e-6, atol=1e-9))
 
 
-def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion, cameras: Sequence[Camera] | None,
+def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion | None,
+                        cameras: Sequence[Camera] | None,
                         region: GroundRegion | None) -> None:
     """Raise :class:`CheckpointMismatchError` naming the first field where the calibrations differ."""
     if cameras is not None:
@@ -94,6 +98,9 @@ def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion
                         f'calibration mismatch: camera {i} ({s.name!r}) field {name}: checkpoint '
                         f'{np.round(getattr(s, name), 6).tolist()} vs given {np.round(getattr(c, name), 6).tolist()}')
     if region is not None:
+        if saved_region is None:
+            raise CheckpointMismatchError('calibration mismatch: the checkpoint has no ground region '
+                                          '(a pose model), a region was given')
         for name, value in saved_region.as_dict().items():
             other = getattr(region, name)
             if not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-9):
@@ -101,8 +108,11 @@ def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion
                     f'calibration mismatch: region.{name}: checkpoint {value} vs given {other}')
 
 
-def compare_model_config(saved: ModelConfig, given: ModelConfig) -> None:
+def compare_model_config(saved, given) -> None:
     """Raise :class:`CheckpointMismatchError` naming the first differing ``model.*`` field."""
+    if type(saved) is not type(given):
+        raise CheckpointMismatchError(f'config mismatch: checkpoint holds a {type(saved).__name__}, '
+                                      f'given a {type(given).__name__}')
     a, b = saved.__dict__, given.__dict__
     for key in a:
         if a[key] != b.get(key):
@@ -116,19 +126,23 @@ class Checkpoint:
     """A loaded checkpoint (see module docstring)."""
 
     model_state: dict
-    config: Config
+    config: Any  # Config (counting) or vsync_ros.pose_train.PoseConfig (pose)
     cameras: list[Camera]
-    region: GroundRegion
+    region: GroundRegion | None
     meta: dict = field(default_factory=dict)
     path: str = ''
+    task: str = 'counting'
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config, cameras: Sequence[Camera],
-                    region: GroundRegion, meta: dict | None = None) -> Path:
+def save_checkpoint(path: str | Path, model: torch.nn.Module, config, cameras: Sequence[Camera],
+                    region: GroundRegion | None, meta: dict | None = None, task: str = 'counting') -> Path:
     """Write model weights, config, calibration and metadata atomically (temp file + rename).
 
+    ``config`` is a :class:`Config` (counting) or a ``PoseConfig`` (``task='pose'``, ``region`` None).
     ``meta`` must hold plain Python values (numbers, strings, lists, dicts, None).
     """
+    if task not in ('counting', 'pose'):
+        raise ValueError(f"task must be 'counting' or 'pose', got {task!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -138,6 +152,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config, ca
         'config': config.to_dict(),
         'calibration': calibration_to_dict(cameras, region),
         'meta': _plain(meta or {}),
+        'task': task,
     }
     tmp = path.with_name(path.name + '.tmp')
     torch.save(payload, tmp)
@@ -195,13 +210,20 @@ def load_checkpoint(path: str | Path, config: Config | ModelConfig | None = None
     for key in ('model_state', 'config', 'calibration'):
         if key not in payload:
             raise CheckpointError(f'{path}: checkpoint lacks {key!r}')
+    task = payload.get('task', 'counting')
     try:
-        saved_cfg = config_from_dict(payload['config'])
+        if task == 'pose':
+            from vsync_ros.pose_train import pose_config_from_dict
+            saved_cfg = pose_config_from_dict(payload['config'])
+        elif task == 'counting':
+            saved_cfg = config_from_dict(payload['config'])
+        else:
+            raise CheckpointError(f'{path}: unknown task {task!r} in checkpoint')
     except ConfigError as exc:
         raise CheckpointError(f'{path}: stored config is invalid: {exc}') from exc
     saved_cams, saved_region = calibration_from_dict(payload['calibration'])
     if config is not None:
-        given = config.model if isinstance(config, Config) else config
+        given = config.model if hasattr(config, 'model') else config
         try:
             compare_model_config(saved_cfg.model, given)
         except CheckpointMismatchError as exc:
@@ -210,12 +232,16 @@ def load_checkpoint(path: str | Path, config: Config | ModelConfig | None = None
         compare_calibration(saved_cams, saved_region, cameras, region)
     except CheckpointMismatchError as exc:
         raise CheckpointMismatchError(f'{path}: {exc}') from None
-    return Checkpoint(payload['model_state'], saved_cfg, saved_cams, saved_region, payload.get('meta', {}), str(path))
+    return Checkpoint(payload['model_state'], saved_cfg, saved_cams, saved_region, payload.get('meta', {}), str(path),
+                      task)
 
 
 def load_model(path: str | Path, config: Config | ModelConfig | None = None, cameras: Sequence[Camera] | None = None,
                region: GroundRegion | None = None, map_location: str | torch.device = 'cpu'):
     """Build the model stored in ``path`` (with its own calibration) and load its weights.
+
+    Counting checkpoints give the counting model, pose checkpoints a ``VolumetricPoseModel``
+    (``ckpt.task`` says which).
 
     Returns:
         (model in eval mode, :class:`Checkpoint`).
@@ -223,7 +249,11 @@ def load_model(path: str | Path, config: Config | ModelConfig | None = None, cam
     from vsync_ros.models import build_model  # local import keeps checkpoint inspection torch-model free
 
     ckpt = load_checkpoint(path, config, cameras, region, map_location)
-    model = build_model(ckpt.config.model, ckpt.cameras, ckpt.region)
+    if ckpt.task == 'pose':
+        from vsync_ros.models.pose import build_pose_model
+        model = build_pose_model(ckpt.config.model, ckpt.cameras)
+    else:
+        model = build_model(ckpt.config.model, ckpt.cameras, ckpt.region)
     try:
         model.load_state_dict(ckpt.model_state, strict=True)
     except RuntimeError as exc:

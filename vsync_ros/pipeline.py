@@ -28,6 +28,13 @@ Behaviour:
   refers to the fail-over reference's time only as well as an unsynchronized model can. Base models are
   unaffected (they never warp). ``failover='as_trained'`` instead runs the model unchanged (view 0 zero and
   invalid, sync on), which is what ``vsync-eval`` does on a data set sample whose reference is missing.
+* **Pose** (``task='pose'``, a checkpoint of ``vsync-train`` with ``task: pose``): :class:`PosePipeline`
+  returns ``joints`` (1, 17, 3) world metres of the person in the studio, at the time of the reference
+  frame. The reference follows the paper's rule: view 0, or the next available view (the node's
+  fail-over order, normally view 1) when view 0's frame is missing; the pose model synchronizes to any
+  reference (epipolar weights exist for every camera pair), so no fall-back to unsynchronized fusion is
+  needed. ``density`` is an all-zero map on a coarse grid over the rig (the FramePipeline contract asks
+  for one; pose has no density) and ``count`` is the number of people estimated (1).
 * **Devices**: ``auto`` (CUDA when available), ``cpu``, ``cuda`` / ``cuda:N``; CUDA requested but absent
   falls back to the CPU with a warning (``pipeline.device_note``).
 """
@@ -50,13 +57,14 @@ from vsync_ros.geometry import Camera, GroundRegion
 from vsync_ros.preprocess import InputImageError, frames_to_batch
 from vsync_ros.ros.pipeline_api import PipelineResult
 
-__all__ = ['FAILOVER_MODES', 'CalibrationMismatchError', 'CountingPipeline', 'InputImageError', 'check_cameras',
-           'load_pipeline', 'select_device']
+__all__ = ['FAILOVER_MODES', 'CalibrationMismatchError', 'CountingPipeline', 'InputImageError', 'PosePipeline',
+           'check_cameras', 'load_pipeline', 'rig_region', 'select_device']
 
 log = logging.getLogger(__name__)
 
 FAILOVER_MODES = ('unsynced', 'as_trained')
 MODEL_REFERENCE_VIEW = 0  # the counting models are trained with view 0 as the reference
+POSE_PROBE_REGION = GroundRegion(-1.5, -1.5, 3.0, 3.0, 0.5)  # pose capture area checked against the calibration
 _DEVICE_RE = re.compile(r'^(auto|cpu|cuda(?::(\d+))?)$')
 
 
@@ -248,19 +256,97 @@ class CountingPipeline:
                               (time.perf_counter() - t0) * 1e3, note)
 
 
+def rig_region(cameras: Sequence[Camera], cell_m: float = 0.5, margin_m: float = 0.5) -> GroundRegion:
+    """Ground rectangle spanning the camera centres (+ margin), for the pose pipeline's nominal region."""
+    c = np.array([cam.center for cam in cameras], dtype=np.float64)
+    lo = np.floor((c[:, :2].min(axis=0) - margin_m) / cell_m) * cell_m
+    hi = np.ceil((c[:, :2].max(axis=0) + margin_m) / cell_m) * cell_m
+    return GroundRegion(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]), cell_m)
+
+
+class PosePipeline:
+    """A loaded volumetric 3D pose model with fixed calibration (a FramePipeline, ``task = 'pose'``).
+
+    Attributes:
+        cameras: calibration per view at the model input size; region: nominal ground grid over the rig
+            (:func:`rig_region`; markers and the empty density map use it).
+        task: 'pose'. method: 'base' | 'cls_cat' | 'cls_cor' | 'cls_epi'. reference_view: 0.
+        image_hw: (height, width) of the network input, pixels. device, device_note, checkpoint, meta: as
+            :class:`CountingPipeline`.
+    """
+
+    task = 'pose'
+    reference_view = MODEL_REFERENCE_VIEW
+
+    def __init__(self, model: torch.nn.Module, ckpt: Checkpoint, device: torch.device, device_note: str = '') -> None:
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.method: str = model.method
+        self.cameras: list[Camera] = list(model.cameras)
+        self.region: GroundRegion = rig_region(self.cameras)
+        self.names = [c.name for c in self.cameras]
+        self.image_hw = (self.cfg.image_height, self.cfg.image_width)
+        self.device, self.device_note = device, device_note
+        self.checkpoint, self.meta = ckpt.path, dict(ckpt.meta)
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        """One line: method, views, input size, volume, device."""
+        return (f'pose {self.method} from {self.checkpoint}: {len(self.cameras)} views ({", ".join(self.names)}) at '
+                f'{self.image_hw[1]}x{self.image_hw[0]}, {self.cfg.volume_size}^3 volume of '
+                f'{self.cfg.cube_side_m:g} m, '
+                f'reference {self.names[self.reference_view]} (else the next available view), device {self.device}')
+
+    def run(self, images: list[np.ndarray | None], ref_index: int) -> PipelineResult:
+        """3D joints of the person at the time of view ``ref_index``'s frame.
+
+        Args:
+            images: per view, (H, W, 3) uint8 RGB (model size or same aspect ratio) or None (missing / stale).
+            ref_index: the reference view (must have a frame); the other views are synchronized to it.
+
+        Returns:
+            :class:`PipelineResult` with joints (1, 17, 3) float64 world metres, density zeros
+            ``region.shape`` float32, count 1.0, inference_ms; note '' or why the reference is not view 0.
+
+        Raises:
+            ValueError: wrong number of views, bad ``ref_index``, no reference frame, fewer than 2 frames.
+            InputImageError: a malformed frame.
+        """
+        t0 = time.perf_counter()
+        n = len(self.cameras)
+        if len(images) != n:
+            raise ValueError(f'expected {n} images ({", ".join(self.names)}), got {len(images)}')
+        if not 0 <= int(ref_index) < n:
+            raise ValueError(f'ref_index {ref_index} is out of range for {n} views')
+        ref_index = int(ref_index)
+        if images[ref_index] is None:
+            raise ValueError(f'the reference view {ref_index} ({self.names[ref_index]}) has no frame')
+        batch, valid = frames_to_batch(images, self.image_hw, self.names)
+        if int(valid.sum()) < 2:
+            raise ValueError('3D pose needs frames from at least 2 views')
+        with self._lock, torch.inference_mode():
+            out = self.model({'images': batch.to(self.device), 'view_valid': valid.to(self.device),
+                              'ref_view': torch.tensor([ref_index], device=self.device)}, with_sync_targets=False)
+            joints = out['joints_3d'][0].double().cpu().numpy()
+        note = '' if ref_index == self.reference_view else (
+            f'reference {self.names[ref_index]} ({self.names[self.reference_view]} has no frame)')
+        density = np.zeros(self.region.shape, np.float32)
+        return PipelineResult(density, 1.0, joints[None], (time.perf_counter() - t0) * 1e3, note)
+
+
 def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'counting',
                   cameras: Sequence[Camera] | None = None, region: GroundRegion | None = None,
-                  tolerance_px: float = 2.0, failover: str = 'unsynced') -> CountingPipeline:
-    """Load a checkpoint written by ``vsync-train`` as a :class:`CountingPipeline`.
+                  tolerance_px: float = 2.0, failover: str = 'unsynced') -> CountingPipeline | PosePipeline:
+    """Load a checkpoint written by ``vsync-train`` as a :class:`CountingPipeline` or :class:`PosePipeline`.
 
     Args:
         checkpoint: path of the ``.pt`` file.
         device: 'auto' | 'cpu' | 'cuda' | 'cuda:N' (CUDA absent: CPU with a warning).
-        task: must be 'counting' (pose checkpoints are not served by this module yet).
+        task: 'counting' or 'pose'; must match the checkpoint's task.
         cameras: deployment calibration per view to check against the checkpoint's (None: not checked).
-        region: deployment ground grid to check (None: not checked).
+        region: deployment ground grid to check (None: not checked; counting only).
         tolerance_px: largest accepted reprojection difference, model pixels.
-        failover: behaviour when the reference is not view 0 (see the module docstring).
+        failover: counting: behaviour when the reference is not view 0 (see the module docstring).
 
     Raises:
         FileNotFoundError: no such file.
@@ -268,8 +354,8 @@ def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'cou
         vsync_ros.checkpoint.CheckpointError: unreadable / foreign checkpoint, weights that do not fit, or
             (:class:`CalibrationMismatchError`) a calibration mismatch.
     """
-    if task != 'counting':
-        raise ValueError(f'task {task!r} is not served by vsync_ros.pipeline (counting checkpoints only)')
+    if task not in ('counting', 'pose'):
+        raise ValueError(f"unknown task {task!r}: use 'counting' or 'pose'")
     if failover not in FAILOVER_MODES:
         raise ValueError(f'failover must be one of {FAILOVER_MODES}, got {failover!r}')
     path = Path(checkpoint)
@@ -279,6 +365,14 @@ def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'cou
     if note:
         log.warning(note)
     model, ckpt = load_model(path, map_location=dev)
+    if ckpt.task != task:
+        raise ValueError(f'{path} is a {ckpt.task} checkpoint, task {task!r} was requested')
+    if task == 'pose':
+        # calibration probes over the capture area (3 m square around the origin, feet and head height)
+        check_cameras(model.cameras, POSE_PROBE_REGION, cameras, None, tolerance_px, source=str(path))
+        pipe: CountingPipeline | PosePipeline = PosePipeline(model, ckpt, dev, note)
+        log.info(pipe.describe())
+        return pipe
     check_cameras(model.cameras, model.region, cameras, region, tolerance_px, source=str(path))
     pipe = CountingPipeline(model, ckpt, dev, failover, note)
     log.info(pipe.describe())

@@ -10,6 +10,11 @@ Examples::
     vsync-train --config config/train/small_cls_epi.yaml loss.sync_loss=none                  # (c) l_p only
     vsync-train --config config/train/small_cls_cor.yaml data.root=data/plaza_const train.max_steps=50
 
+Pose (``task: pose`` in the YAML; see :mod:`vsync_ros.pose_train`)::
+
+    vsync-train --config config/train/pose_small_base_u.yaml         # BaseU
+    vsync-train --config config/train/pose_small_cls_epi.yaml        # CLS-epi, l_p + 0.01 l_s
+
 Overrides are ``section.key=value`` (sections model, loss, train, data). The checkpoint written to
 ``train.out`` holds the weights, the full config, the calibration, the seed, a manifest of the data
 used, the wall time and the metrics.
@@ -251,8 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-train``."""
     args = build_parser().parse_args(argv)
+    from vsync_ros.pose_train import config_task, load_pose_config, train_pose
     try:
-        cfg = load_config(args.config, args.overrides)
+        task = config_task(args.config)
+        if task not in ('counting', 'pose'):
+            raise ConfigError(f"{args.config}: task must be 'counting' or 'pose', got {task!r}")
+        cfg = load_pose_config(args.config, args.overrides) if task == 'pose' else load_config(args.config,
+                                                                                               args.overrides)
     except ConfigError as exc:
         print(f'vsync-train: {exc}', file=sys.stderr)
         return 2
@@ -261,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
         return 0
     try:
-        train(cfg, progress=not args.no_progress)
+        if task == 'pose':
+            train_pose(cfg, progress=not args.no_progress)
+        else:
+            train(cfg, progress=not args.no_progress)
     except (CheckpointError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f'vsync-train: {exc}', file=sys.stderr)
         return 2

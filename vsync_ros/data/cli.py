@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                         'between MIN and MAX (default 10 30)')
     g.add_argument('--pose-people', type=int, default=1, metavar='N',
                    help='people in the pose world (default 1; person 0 stays near the room centre)')
+    g.add_argument('--segment-s', type=float, default=None, metavar='S',
+                   help='pose world: every S seconds each person switches to another motion (idle, walk, turn, '
+                        'wave, sit; blended over 1 s), so one set covers all motions (e.g. 6); default: one '
+                        'motion per person forever')
     g.add_argument('--seed', type=int, default=0, help='world seed: trajectories, appearance, noise (default 0)')
     g.add_argument('--scene-seed', type=int, default=0,
                    help='static scene seed: street furniture, textures (default 0)')
@@ -105,7 +109,7 @@ def _make_world(args):
         from vsync_ros.data.motion_world import MotionWorld
         from vsync_ros.geometry.presets import studio_cameras
         return MotionWorld(studio_cameras(*args.size), n_people=args.pose_people, seed=args.seed,
-                           noise_std=args.noise)
+                           noise_std=args.noise, segment_s=args.segment_s)
     lo, hi = args.people
     cfg = CrowdWorldConfig(image_size=args.size, crowd=CrowdParams(n_people=(lo, hi)), seed=args.seed,
                            scene_seed=args.scene_seed, gp_cell_m=args.gp_cell, gp_sigma_m=args.gp_sigma,

@@ -8,7 +8,11 @@ Publishes (stamped with the reference frame's stamp, frame ``output_frame_id``):
     ~/density_color    sensor_msgs/Image rgb8, colour-mapped density for RViz
     ~/count            std_msgs/Float32
     ~/count_stamped    geometry_msgs/PointStamped (point.x = count; for stamp-exact evaluation)
-    ~/skeleton         visualization_msgs/MarkerArray (pose task)
+    ~/skeleton         visualization_msgs/MarkerArray (pose task): per person a SPHERE_LIST of the 17 joints
+                       (ns skeleton_joints) and a LINE_LIST of the bones (ns skeleton_bones), id = person
+    ~/joints           geometry_msgs/PoseArray (pose task): 17 poses per person, person-major in the
+                       Human3.6M joint order (vsync_ros.data.skeleton); position = joint in metres in
+                       ``output_frame_id``, orientation identity (joints carry no orientation)
     ~/markers          visualization_msgs/MarkerArray, camera frusta and ground region (transient local)
     ~/diagnostics      diagnostic_msgs/DiagnosticArray (remap to /diagnostics for the aggregator)
 
@@ -27,10 +31,11 @@ import logging
 import re
 import time
 
+import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import PointStamped, Pose, PoseArray
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -143,6 +148,19 @@ def _guarded(callback):
 def stamp_to_ns(stamp) -> int:
     """builtin_interfaces/Time -> integer nanoseconds."""
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def joints_to_pose_array(joints, header: Header) -> PoseArray:
+    """(P, J, 3) joints in metres (or None) -> PoseArray of P * J poses, person-major, identity orientation."""
+    msg = PoseArray(header=header)
+    if joints is None:
+        return msg
+    for x, y, z in np.asarray(joints, dtype=np.float64).reshape(-1, 3):
+        pose = Pose()
+        pose.position.x, pose.position.y, pose.position.z = float(x), float(y), float(z)
+        pose.orientation.w = 1.0
+        msg.poses.append(pose)
+    return msg
 
 
 def ns_to_stamp(ns: int) -> Time:
@@ -310,6 +328,8 @@ class SyncNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, '~/markers', latched)
         self.pub_skeleton = (self.create_publisher(MarkerArray, '~/skeleton', out_qos)
                              if self.task == 'pose' else None)
+        self.pub_joints = (self.create_publisher(PoseArray, '~/joints', out_qos)
+                           if self.task == 'pose' else None)
 
         # the core last: callbacks (parameters, retry timer) treat core != None as "running"
         self.core = SyncCore(pipeline, self.store, self._convert, self._check, int(p['min_views']), p['trigger'])
@@ -473,6 +493,8 @@ class SyncNode(Node):
         if self.pub_skeleton is not None:
             self.pub_skeleton.publish(build_skeleton_markers(res.joints, header, self._skeleton_count))
             self._skeleton_count = 0 if res.joints is None else len(res.joints)
+        if self.pub_joints is not None:
+            self.pub_joints.publish(joints_to_pose_array(res.joints, header))
         self.outputs += 1
 
     def _publish_scene_markers(self, ref: int | None) -> None:
