@@ -1,7 +1,7 @@
 """The results report: Markdown tables in the paper's layout and model cards from checkpoint metadata."""
 import yaml
-
 from test_pipeline_support import make_checkpoint
+
 from vsync_ros.data import generate_dataset
 from vsync_ros.data.desync import preset
 from vsync_ros.results import main, markdown_tables, model_card

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Unsynchronized multi-view 3D pose (paper Sec. IV-D, Tables IV-VII) on the synthetic studio rig:
+# generate the data, train BaseU, CLS-epi (l_p + 0.01 l_s) and BaseS (+ CLS-cor with WITH_CLS_COR=1),
+# evaluate at kappa = 8, 32, 64 /50 s on a held-out world seed, write docs/pose_results.{md,json} and
+# docs/img/pose_views.png. About 25-30 min on 2 CPU cores with the defaults (trainings run in parallel,
+# one thread each).
+#
+# Knobs (environment): N_TRAIN samples per training world (3 worlds), N_TEST test frames per latency,
+# STEPS training steps per model, TRAIN_DT s between training reference frames, DATA / RUNS / DOCS
+# output folders, WITH_BASE_S=0 to skip BaseS, WITH_CLS_COR=1 to add CLS-cor.
+# Tiny smoke run:  N_TRAIN=10 N_TEST=6 STEPS=20 DATA=/tmp/p/data RUNS=/tmp/p/runs DOCS=/tmp/p/docs scripts/train_pose_models.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+N_TRAIN=${N_TRAIN:-300}
+N_TEST=${N_TEST:-150}
+STEPS=${STEPS:-1500}
+TRAIN_DT=${TRAIN_DT:-0.32}
+DATA=${DATA:-data}
+RUNS=${RUNS:-runs/pose}
+DOCS=${DOCS:-docs}
+WITH_BASE_S=${WITH_BASE_S:-1}
+WITH_CLS_COR=${WITH_CLS_COR:-0}
+export OMP_NUM_THREADS=1
+mkdir -p "$RUNS" "$DOCS/img"
+
+# 1. data: 160x160, one motion switch every 6 s (idle / walk / turn / wave / sit).
+#    Training: world seeds 11, 12, 13 with random latency kappa 8, 32, 64 /50 s (h36m_train offsets,
+#    whole 50 Hz frames; reference frames every TRAIN_DT s for more pose variety than 4/50 s).
+#    Test: a fresh world seed 99 (new body, motions, room), h36m_test sampling (every 64/50 s), one set per kappa.
+synth() { [ -f "$1/manifest.json" ] || $PY -m vsync_ros.data.cli "$@" --world pose --segment-s 6 --size 160x160 \
+    --no-progress --no-sheet; }
+synth "$DATA/pose_train_s11" --preset h36m_train --kappa 0.16 --dt "$TRAIN_DT" --n-train "$N_TRAIN" --n-test 0 --seed 11 &
+synth "$DATA/pose_train_s12" --preset h36m_train --kappa 0.64 --dt "$TRAIN_DT" --n-train "$N_TRAIN" --n-test 0 --seed 12 &
+wait
+synth "$DATA/pose_train_s13" --preset h36m_train --kappa 1.28 --dt "$TRAIN_DT" --n-train "$N_TRAIN" --n-test 0 --seed 13 &
+synth "$DATA/pose_test_k8" --preset h36m_test --kappa 0.16 --n-train 0 --n-test "$N_TEST" --seed 99 &
+wait
+synth "$DATA/pose_test_k32" --preset h36m_test --kappa 0.64 --n-train 0 --n-test "$N_TEST" --seed 99 &
+synth "$DATA/pose_test_k64" --preset h36m_test --kappa 1.28 --n-train 0 --n-test "$N_TEST" --seed 99 &
+wait
+ROOTS="$DATA/pose_train_s11,$DATA/pose_train_s12,$DATA/pose_train_s13"
+
+# 2. training (config/train/pose_small_*.yaml), in parallel, one thread each
+train() { $PY -m vsync_ros.train --config "config/train/pose_small_$1.yaml" data.root="$ROOTS" train.threads=1 \
+    train.max_steps="$STEPS" train.out="$RUNS/pose_$1.pt" > "$RUNS/train_$1.log" 2>&1; }  # progress: tail -c 200 $RUNS/train_*.log
+MODELS="base_u cls_epi"
+[ "$WITH_BASE_S" = 1 ] && MODELS="$MODELS base_s"
+[ "$WITH_CLS_COR" = 1 ] && MODELS="$MODELS cls_cor"
+for m in $MODELS; do train "$m" & done
+wait
+for m in $MODELS; do tail -n 1 "$RUNS/train_$m.log"; done
+
+# 3. evaluation at kappa 8 / 32 / 64 /50 s (DLT root, as deployed)
+evaluate() { for k in 8 32 64; do $PY -m vsync_ros.evaluate --checkpoint "$RUNS/pose_$1.pt" --data "$DATA/pose_test_k$k" \
+    --threads 1 --no-progress --json "$RUNS/eval_$1_k$k.json" > "$RUNS/eval_$1_k$k.log"; head -n 1 "$RUNS/eval_$1_k$k.log"
+    done; }
+for m in $MODELS; do evaluate "$m" & done
+wait
+
+# 4. report and figure
+declare -A NAME=([base_u]=BaseU [base_s]=BaseS [cls_epi]=CLS-epi [cls_cor]=CLS-cor)
+SPECS=()
+for m in $MODELS; do for k in 8 32 64; do SPECS+=(--eval "${NAME[$m]}:$k:$RUNS/eval_${m}_k$k.json"); done; done
+$PY -m vsync_ros.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
+# rows: GT, BaseU first, CLS-epi last (the kappa 64/50 s frame where those two differ most is shown)
+FIG=()
+for m in base_u $(echo "$MODELS" | tr ' ' '\n' | grep -v -e base_u -e cls_epi) cls_epi; do
+    FIG+=(--eval "${NAME[$m]}:$RUNS/eval_${m}_k64.json")
+done
+$PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" "${FIG[@]}" --out "$DOCS/img/pose_views.png"
