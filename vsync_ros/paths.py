@@ -56,13 +56,13 @@ def resolve(path: str) -> Path:
     return p
 
 
-DEFAULT_MODELS = {'counting': 'plaza_cls_epi.pt', 'pose': 'pose.pt'}
+DEFAULT_MODELS = {'counting': 'plaza_cls_epi.pt', 'pose': 'studio_pose_cls_epi.pt'}
 
 
 def default_checkpoint(task: str = 'counting') -> Path:
     """The shipped model for ``task`` in ``<share>/models/``.
 
-    Counting: ``plaza_cls_epi.pt`` (CLS with epipolar matching, trained on the synthetic plaza); other tasks
-    ``<task>.pt``.
+    Counting: ``plaza_cls_epi.pt``, pose: ``studio_pose_cls_epi.pt`` (CLS-epi models trained on the synthetic
+    plaza / studio); other tasks ``<task>.pt``.
     """
     return resolve(f'package://{PACKAGE}/models/{DEFAULT_MODELS.get(task, task + ".pt")}')
