@@ -24,7 +24,7 @@ def generate_launch_description():
                               description='sync_node parameters (ros__parameters YAML, task: pose)'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the sync node'),
         DeclareLaunchArgument('checkpoint', default_value='',
-                              description='pose checkpoint from vsync-train (empty: the shipped models/studio_pose_cls_epi.pt)'),
+                              description='pose checkpoint (empty: the shipped models/studio_pose_cls_epi.pt)'),
         DeclareLaunchArgument('device', default_value='auto', description='auto, cpu, cuda or cuda:N'),
         DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
                               description='use /clock (bag replay with --clock)'),
