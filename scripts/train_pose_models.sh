@@ -69,3 +69,9 @@ for m in base_u $(echo "$MODELS" | tr ' ' '\n' | grep -v -e base_u -e cls_epi) c
     FIG+=(--eval "${NAME[$m]}:$RUNS/eval_${m}_k64.json")
 done
 $PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" "${FIG[@]}" --out "$DOCS/img/pose_views.png"
+
+# 5. ship the BaseU and CLS-epi checkpoints (the pose node's default is models/studio_pose_cls_epi.pt)
+if [ "$RUNS" = runs/pose ]; then
+    cp "$RUNS/pose_base_u.pt" models/studio_pose_base_u.pt
+    cp "$RUNS/pose_cls_epi.pt" models/studio_pose_cls_epi.pt
+fi

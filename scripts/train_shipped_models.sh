@@ -17,7 +17,11 @@ train small_cls_epi data/plaza_random 1200 plaza_cls_epi_w train.init_checkpoint
 train small_base_u data/plaza_random 1200 plaza_base_u_long train.init_checkpoint=runs/plaza_base_u.pt &
 train small_base_su data/plaza_random 1200 plaza_base_su train.init_checkpoint=runs/plaza_base_s.pt &
 wait
+SIM="loss.sync_loss=sim loss.gamma=10 train.init_checkpoint=runs/plaza_base_u.pt"
+# shellcheck disable=SC2086
+train small_sls data/plaza_random 1200 plaza_sls $SIM & train small_cls_cat data/plaza_random 1200 plaza_cls_cat $SIM &
+wait
 mkdir -p models
 cp runs/plaza_base_u_long.pt models/plaza_base_u.pt
-for m in base_s base_su cls_epi cls_cor cls_epi_w; do cp "runs/plaza_$m.pt" "models/plaza_$m.pt"; done
+for m in base_s base_su cls_epi cls_cor cls_epi_w sls cls_cat; do cp "runs/plaza_$m.pt" "models/plaza_$m.pt"; done
 $PY -m vsync_ros.results --spec config/results/plaza.yaml

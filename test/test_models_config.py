@@ -15,7 +15,8 @@ def test_defaults_are_the_paper_model():
     assert cfg.model.feature_hw(0) == (72, 96) and cfg.model.feature_stride(2) == 16
 
 
-@pytest.mark.parametrize('path', sorted(CONFIG_DIR.glob('*.yaml')), ids=lambda p: p.name)
+@pytest.mark.parametrize('path', sorted(p for p in CONFIG_DIR.glob('*.yaml') if not p.name.startswith('pose_')),
+                         ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
     if path.name.startswith('small'):

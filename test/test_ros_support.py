@@ -196,8 +196,25 @@ class RosHarness:
         self.lock = threading.Lock()
         from rcl_interfaces.msg import Log
         self.watch('/rosout', Log, depth=1000)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
+
+    def _spin(self) -> None:
+        """Spin until close(); survive a node destroyed while the executor was waiting on it.
+
+        rclpy raises InvalidHandle ('destruction was requested') from the wait set when a test removes a
+        node at that moment; letting it end the thread would silently stop every later test's callbacks.
+        """
+        from rclpy.executors import ExternalShutdownException, ShutdownException
+        while not self._stop.is_set() and self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.1)
+            except (ExternalShutdownException, ShutdownException):
+                break
+            except Exception as exc:  # noqa: BLE001 - rclpy._rclpy_pybind11.InvalidHandle is not importable API
+                if 'destruction was requested' not in str(exc) and type(exc).__name__ != 'InvalidHandle':
+                    raise
 
     def node(self, name: str):
         from rclpy.node import Node
@@ -237,6 +254,7 @@ class RosHarness:
 
     def close(self) -> None:
         import rclpy
+        self._stop.set()
         self.executor.shutdown()
         self._thread.join(timeout=5.0)
         self.probe.destroy_node()

@@ -99,14 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--markdown', type=Path, default=Path('docs/results.md'))
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--only', nargs='+', metavar='LABEL', default=None,
+                   help='evaluate only these rows; the others are kept from the existing --json file')
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = yaml.safe_load(args.spec.read_text())
     columns = list(spec['columns'])
     device = resolve_device(args.device)
+    previous = {}
+    if args.only and args.json.is_file():
+        previous = {r['label']: r for r in json.loads(args.json.read_text())['rows']}
     rows = []
     for row in spec['rows']:
+        if args.only and row['label'] not in args.only and row['label'] in previous:
+            rows.append(previous[row['label']])
+            continue
         metrics = {}
         for col, run in row['runs'].items():
             try:
@@ -126,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         for col, met in row['metrics'].items():
             cards.setdefault(row['runs'][col]['checkpoint'], []).append((row['label'], col, met))
     for ckpt_path, evals in cards.items():
+        if not Path(ckpt_path).is_file():
+            continue
         Path(ckpt_path).with_suffix('.md').write_text(model_card(Path(ckpt_path), evals))
     print(args.markdown.read_text())
     return 0

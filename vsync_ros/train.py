@@ -6,7 +6,7 @@ Examples::
     vsync-train --config config/train/small_base_su.yaml                # BaseSU: fine-tune BaseS on unsynced
     vsync-train --config config/train/small_base_u.yaml                 # BaseU: unsynchronized frames only
     vsync-train --config config/train/small_cls_epi.yaml                # (a) synced pairs + l_W
-    vsync-train --config config/train/small_cls_epi.yaml loss.sync_loss=sim loss.gamma=1000   # (b) l_s
+    vsync-train --config config/train/small_cls_epi.yaml loss.sync_loss=sim loss.gamma=10   # (b) l_s
     vsync-train --config config/train/small_cls_epi.yaml loss.sync_loss=none                  # (c) l_p only
     vsync-train --config config/train/small_cls_cor.yaml data.root=data/plaza_const train.max_steps=50
 
