@@ -109,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     previous = {}
     if args.only and args.json.is_file():
-        previous = {r['label']: r for r in json.loads(args.json.read_text())['rows']}
+        previous = {(r['table'], r['loss'], r['label']): r for r in json.loads(args.json.read_text())['rows']}
     rows = []
     for row in spec['rows']:
-        if args.only and row['label'] not in args.only and row['label'] in previous:
-            rows.append(previous[row['label']])
+        key = (row['table'], row['loss'], row['label'])
+        if args.only and row['label'] not in args.only and key in previous:
+            rows.append(previous[key])
             continue
         metrics = {}
         for col, run in row['runs'].items():
