@@ -68,6 +68,23 @@ POSE_PROBE_REGION = GroundRegion(-1.5, -1.5, 3.0, 3.0, 0.5)  # pose capture area
 _DEVICE_RE = re.compile(r'^(auto|cpu|cuda(?::(\d+))?)$')
 
 
+
+def check_frame_set(images: Sequence, ref_index: int, names: Sequence[str]) -> int:
+    """Validate one frame per view and a reference view that has a frame; returns ``int(ref_index)``.
+
+    Raises:
+        ValueError: wrong number of images, ``ref_index`` out of range, or no frame for the reference.
+    """
+    n = len(names)
+    if len(images) != n:
+        raise ValueError(f'expected {n} images ({", ".join(names)}), got {len(images)}')
+    if not 0 <= int(ref_index) < n:
+        raise ValueError(f'ref_index {ref_index} is out of range for {n} views')
+    ref_index = int(ref_index)
+    if images[ref_index] is None:
+        raise ValueError(f'the reference view {ref_index} ({names[ref_index]}) has no frame')
+    return ref_index
+
 class CalibrationMismatchError(CheckpointMismatchError):
     """The given cameras / ground region disagree with the calibration the checkpoint was trained with."""
 
@@ -235,14 +252,7 @@ class CountingPipeline:
             InputImageError: a malformed frame (dtype, channels, aspect ratio).
         """
         t0 = time.perf_counter()
-        n = len(self.cameras)
-        if len(images) != n:
-            raise ValueError(f'expected {n} images ({", ".join(self.names)}), got {len(images)}')
-        if not 0 <= int(ref_index) < n:
-            raise ValueError(f'ref_index {ref_index} is out of range for {n} views')
-        ref_index = int(ref_index)
-        if images[ref_index] is None:
-            raise ValueError(f'the reference view {ref_index} ({self.names[ref_index]}) has no frame')
+        ref_index = check_frame_set(images, ref_index, self.names)
         batch, valid = frames_to_batch(images, self.image_hw, self.names)
         with self._lock:
             note = self._failover_note(ref_index)
@@ -313,14 +323,7 @@ class PosePipeline:
             InputImageError: a malformed frame.
         """
         t0 = time.perf_counter()
-        n = len(self.cameras)
-        if len(images) != n:
-            raise ValueError(f'expected {n} images ({", ".join(self.names)}), got {len(images)}')
-        if not 0 <= int(ref_index) < n:
-            raise ValueError(f'ref_index {ref_index} is out of range for {n} views')
-        ref_index = int(ref_index)
-        if images[ref_index] is None:
-            raise ValueError(f'the reference view {ref_index} ({self.names[ref_index]}) has no frame')
+        ref_index = check_frame_set(images, ref_index, self.names)
         batch, valid = frames_to_batch(images, self.image_hw, self.names)
         if int(valid.sum()) < 2:
             raise ValueError('3D pose needs frames from at least 2 views')
