@@ -70,8 +70,32 @@ for m in base_u $(echo "$MODELS" | tr ' ' '\n' | grep -v -e base_u -e cls_epi) c
 done
 $PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" "${FIG[@]}" --out "$DOCS/img/pose_views.png"
 
-# 5. ship the BaseU and CLS-epi checkpoints (the pose node's default is models/studio_pose_cls_epi.pt)
+# 5. warm start (as the counting models): BaseU and CLS-epi both continue 700 steps from the 1500-step
+#    BaseU, so both have the same budget; evaluate, rewrite the report with both variants, ship these.
+FT=700
+for m in base_u cls_epi; do
+    $PY -m vsync_ros.train --config "config/train/pose_small_$m.yaml" data.root="$ROOTS" train.threads=1 \
+        train.max_steps="$FT" train.init_checkpoint="$RUNS/pose_base_u.pt" train.out="$RUNS/pose_${m}_ft.pt" \
+        --no-progress > "$RUNS/train_${m}_ft.log" 2>&1 &
+done
+wait
+for m in base_u_ft cls_epi_ft; do for k in 8 32 64; do
+    $PY -m vsync_ros.evaluate --checkpoint "$RUNS/pose_$m.pt" --data "$DATA/pose_test_k$k" --threads 1 --no-progress \
+        --json "$RUNS/eval_${m}_k$k.json" > "$RUNS/eval_${m}_k$k.log"; done & done
+wait
+SPECS=()
+for k in 8 32 64; do
+    SPECS+=(--eval "BaseU:$k:$RUNS/eval_base_u_ft_k$k.json" --eval "CLS-epi:$k:$RUNS/eval_cls_epi_ft_k$k.json")
+    [ "$WITH_BASE_S" = 1 ] && SPECS+=(--eval "BaseS:$k:$RUNS/eval_base_s_k$k.json")
+    SPECS+=(--eval "BaseU (1500 steps):$k:$RUNS/eval_base_u_k$k.json")
+    SPECS+=(--eval "CLS-epi from scratch (1500 steps):$k:$RUNS/eval_cls_epi_k$k.json")
+done
+$PY -m vsync_ros.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
+$PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" --eval "BaseU:$RUNS/eval_base_u_ft_k64.json" \
+    --eval "CLS-epi:$RUNS/eval_cls_epi_ft_k64.json" --out "$DOCS/img/pose_views.png"
+
+# 6. ship the warm-started BaseU and CLS-epi (the pose node's default is models/studio_pose_cls_epi.pt)
 if [ "$RUNS" = runs/pose ]; then
-    cp "$RUNS/pose_base_u.pt" models/studio_pose_base_u.pt
-    cp "$RUNS/pose_cls_epi.pt" models/studio_pose_cls_epi.pt
+    cp "$RUNS/pose_base_u_ft.pt" models/studio_pose_base_u.pt
+    cp "$RUNS/pose_cls_epi_ft.pt" models/studio_pose_cls_epi.pt
 fi
