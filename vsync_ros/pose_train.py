@@ -280,7 +280,7 @@ def train_pose(cfg: PoseConfig, progress: bool = True, log=print) -> dict:
     from vsync_ros.checkpoint import CheckpointMismatchError, compare_calibration, load_checkpoint, save_checkpoint
     from vsync_ros.data.dataset import SyncDataset
     from vsync_ros.evaluate import resolve_device
-    from vsync_ros.train import data_manifest, init_shared_weights, make_optimizer, seed_everything
+    from vsync_ros.train import data_manifest, init_shared_weights, make_optimizer, optimizer_step, seed_everything
 
     t = cfg.train
     if t.threads > 0:
@@ -349,22 +349,9 @@ def train_pose(cfg: PoseConfig, progress: bool = True, log=print) -> dict:
             out = model(b, images_key=key, with_sync_targets=with_targets,
                         detach_sync_target=cfg.loss.detach_sync_target, generator=rng)
             losses = model.loss(out, b, cfg.loss)
-            if not torch.isfinite(losses['total']):
-                raise FloatingPointError(f'non-finite loss at step {step}: '
-                                         f'{ {k: float(v) for k, v in losses.items()} }')
-            opt.zero_grad(set_to_none=True)
-            losses['total'].backward()
-            if t.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip_norm)
-            if t.grad_clip_value > 0:
-                torch.nn.utils.clip_grad_value_(model.parameters(), t.grad_clip_value)
-            opt.step()
-            sched.step()
+            optimizer_step(model, opt, sched, losses, t, step, running)
             t_steps += time.perf_counter() - s0
             step += 1
-            for k, value in losses.items():
-                x = value.item()
-                running[k] = 0.98 * running.get(k, x) + 0.02 * x
             if step % max(1, t.log_every) == 0 or step == total:
                 bar.set_postfix({k: f'{v:.4g}' for k, v in running.items()}, refresh=False)
             bar.update(1)

@@ -100,6 +100,28 @@ def init_shared_weights(model: torch.nn.Module, state: dict) -> int:
     return len(shared)
 
 
+def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, sched, losses: dict, t, step: int,
+                   running: dict) -> None:
+    """One update from ``losses['total']`` (gradient clipping per ``t``), then update the running loss averages.
+
+    Raises:
+        FloatingPointError: a non-finite loss (the message lists every loss term).
+    """
+    if not torch.isfinite(losses['total']):
+        raise FloatingPointError(f'non-finite loss at step {step}: {({k: float(v) for k, v in losses.items()})}')
+    opt.zero_grad(set_to_none=True)
+    losses['total'].backward()
+    if t.grad_clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip_norm)
+    if t.grad_clip_value > 0:
+        torch.nn.utils.clip_grad_value_(model.parameters(), t.grad_clip_value)
+    opt.step()
+    sched.step()
+    for k, value in losses.items():
+        x = value.item()
+        running[k] = 0.98 * running.get(k, x) + 0.02 * x
+
+
 def needs_sync_frames(cfg: Config) -> bool:
     """True when training reads the synchronized frames (BaseS input or the warping loss)."""
     warp = cfg.model.method != 'base' and cfg.loss.sync_loss == 'warp' and cfg.loss.gamma > 0
@@ -169,22 +191,9 @@ def train(cfg: Config, progress: bool = True, log=print) -> dict:
             b = prepare_batch(batch, image_hw, device, use_sync_input=t.input == 'sync')
             out = model(b, with_sync_targets=with_targets, detach_sync_target=cfg.loss.detach_sync_target)
             losses = compute_losses(out, b, cfg.loss, cfg.model.density_scale)
-            if not torch.isfinite(losses['total']):
-                raise FloatingPointError(f'non-finite loss at step {step}: '
-                                         f'{ {k: float(v) for k, v in losses.items()} }')
-            opt.zero_grad(set_to_none=True)
-            losses['total'].backward()
-            if t.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip_norm)
-            if t.grad_clip_value > 0:
-                torch.nn.utils.clip_grad_value_(model.parameters(), t.grad_clip_value)
-            opt.step()
-            sched.step()
+            optimizer_step(model, opt, sched, losses, t, step, running)
             t_steps += time.perf_counter() - s0
             step += 1
-            for k, value in losses.items():
-                x = value.item()
-                running[k] = 0.98 * running.get(k, x) + 0.02 * x
             if step % max(1, t.log_every) == 0 or step == total_steps:
                 bar.set_postfix({k: f'{v:.4g}' for k, v in running.items()}, refresh=False)
             bar.update(1)
