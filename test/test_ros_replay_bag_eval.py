@@ -97,9 +97,9 @@ def test_replay_and_sync_node_with_the_shipped_counting_config(tmp_path):
         rclpy.init(context=ctx, domain_id=DOMAIN_ID + 1,
                    args=['--ros-args', '--params-file', str(ROOT / 'config' / 'counting.yaml'),
                          '-p', f'checkpoint:={ckpt}', '-p', 'device:=cpu'])
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
-    ex = MultiThreadedExecutor(num_threads=3, context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
     sync = SyncNode(context=ctx)
     rep = ReplayNode(world, context=ctx, parameter_overrides=[
         Parameter('rate_hz', value=2.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=3.0),

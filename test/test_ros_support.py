@@ -178,7 +178,7 @@ def rss_mb() -> float:
 
 # ---------------------------------------------------------------------------------------- rclpy harness
 class RosHarness:
-    """One rclpy context + a MultiThreadedExecutor spinning in a thread; nodes are added per test.
+    """One rclpy context + a SingleThreadedExecutor spinning in a thread; nodes are added per test.
 
     A probe node records every message of the topics it is asked to watch, and /rosout.
     """
@@ -186,11 +186,11 @@ class RosHarness:
     def __init__(self, domain_id: int) -> None:
         import rclpy
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         with ros_env(domain_id):
             self.context = Context()
             rclpy.init(context=self.context, domain_id=domain_id)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.probe = self.node('probe')
         self.received: dict[str, list] = {}
         self.lock = threading.Lock()

@@ -187,9 +187,11 @@ def test_stale_reference_fails_over_and_returns(ros, model):
             assert rig.wait_stamp(rig.stamp(k, 0))
         # (under load the start-up grace can end before cam1's first frame: count fail-overs from here)
         failovers0 = rig.node.core.stats.failovers
-        time.sleep(2.1)  # cam1 (reference) goes silent
+        time.sleep(2.1)  # cam1 (reference) goes silent; so do the others, until the next tick
         for k in range(2, 6):
-            rig.tick(k, views=(2, 1))
+            # cam2 first: the reference is chosen when a frame arrives, and with cam3 first the node would rightly
+            # fail over to cam3 for a moment before cam2 (next in reference_order) arrived
+            rig.tick(k, views=(1, 2))
             assert rig.wait_stamp(rig.stamp(k, 1)), 'no output stamped with the fail-over view cam2'
             time.sleep(0.1)
         assert rig.pipe.calls[-1] == ([False, True, True], 1)

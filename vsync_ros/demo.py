@@ -173,14 +173,14 @@ class DemoGraph:
     """The rclpy side: camera publisher, one SyncNode per model, a probe collecting the outputs.
 
     Runs its own context (``ROS_DOMAIN_ID`` / ``ROS_AUTOMATIC_DISCOVERY_RANGE`` from the environment) and a
-    multi-threaded executor in a background thread.
+    single-threaded executor in a background thread (each sync node infers in a thread of its own).
     """
 
     def __init__(self, pipes: list, labels: list[str], cameras, verbose: bool = False) -> None:
         import rclpy
         from geometry_msgs.msg import PointStamped
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.parameter import Parameter
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -190,7 +190,7 @@ class DemoGraph:
 
         self.context = Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2 + len(pipes), context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: list = []
         self.lock = threading.Lock()
         self.counts: dict[str, dict[int, float]] = {lb: {} for lb in labels}

@@ -46,7 +46,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     import rclpy
     from geometry_msgs.msg import PointStamped
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile
@@ -89,7 +89,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
 
         player.create_subscription(PointStamped, f'{sync.get_fully_qualified_name()}/count_stamped', on_count,
                                    QoSProfile(depth=100))
-        executor = MultiThreadedExecutor(num_threads=3, context=ctx)
+        executor = SingleThreadedExecutor(context=ctx)  # the sync node infers in its own thread
         for nd in nodes:
             executor.add_node(nd)
         spinner = threading.Thread(target=executor.spin, daemon=True)

@@ -43,8 +43,7 @@ from rcl_interfaces.msg import (
     ParameterType,
     SetParametersResult,
 )
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -62,6 +61,7 @@ from vsync_ros.ros.image_conversion import check_image, image_to_rgb, make_image
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
 from vsync_ros.ros.pipeline_api import TASKS, FramePipeline, load_pipeline
 from vsync_ros.ros.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
+from vsync_ros.ros.work_thread import WorkThread
 
 DEVICE_RE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 BACKENDS = ('auto', 'numpy', 'cv_bridge')
@@ -132,14 +132,14 @@ def _descriptor(name: str, spec: tuple) -> ParameterDescriptor:
 
 
 def _guarded(callback):
-    """Log (throttled) instead of losing an unexpected exception of a callback in the executor's future."""
+    """Log (throttled) instead of losing an unexpected exception of a callback or an inference-thread job."""
     @functools.wraps(callback)
     def wrapper(self, *args, **kwargs):
         try:
             return callback(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the node must stay up
-            if getattr(self, '_destroying', False):
-                return None  # a callback still in flight while the node is destroyed
+            if getattr(self, '_destroying', False) or not self.context.ok():
+                return None  # a callback still in flight while the node is destroyed or rclpy shut down
             if self._throttle.check(f'crash:{callback.__name__}', time.monotonic(), 5.0)[0]:
                 self.get_logger().error(f'{callback.__name__} failed: {type(exc).__name__}: {exc}')
     return wrapper
@@ -190,8 +190,11 @@ class SyncNode(Node):
             raise
 
     def destroy_node(self) -> None:
-        """Destroy the node (callbacks still in flight end quietly)."""
+        """Stop the inference thread, then destroy the node (callbacks still in flight end quietly)."""
         self._destroying = True
+        worker = getattr(self, '_worker', None)
+        if worker is not None and not worker.stop(10.0):
+            self.get_logger().warning('the inference thread did not stop within 10 s')
         super().destroy_node()
 
     # ------------------------------------------------------------------------------ set-up
@@ -316,8 +319,6 @@ class SyncNode(Node):
         self._skeleton_count = 0
         self._info_seen: list[tuple | None] = [None] * n
 
-        self._input_group = ReentrantCallbackGroup()
-        self._work_group = MutuallyExclusiveCallbackGroup()
         out_qos = QoSProfile(depth=5)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=ReliabilityPolicy.RELIABLE)
@@ -334,21 +335,21 @@ class SyncNode(Node):
         # the core last: callbacks (parameters, retry timer) treat core != None as "running"
         self.core = SyncCore(pipeline, self.store, self._convert, self._check, int(p['min_views']), p['trigger'])
         self._check_calibration_files(p['calibration_files'])
+        # inference, diagnostics and scene markers run in one thread of their own (see work_thread); the
+        # executor's callbacks only store frames and request work, so any executor keeps up with the cameras
+        self._publish_scene_markers(None)
+        self._worker = WorkThread({'work': self._on_work, 'diagnostics': self._on_diagnostics},
+                                  name=f'{self.get_name()}_inference')
         self.image_subs = [
-            self.create_subscription(Image, topic, functools.partial(self._on_image, v), qos_profile_sensor_data,
-                                     callback_group=self._input_group)
+            self.create_subscription(Image, topic, functools.partial(self._on_image, v), qos_profile_sensor_data)
             for v, topic in enumerate(topics)]
         self.info_subs = [
             self.create_subscription(CameraInfo, topic, functools.partial(self._on_camera_info, v),
-                                     qos_profile_sensor_data, callback_group=self._input_group)
+                                     qos_profile_sensor_data)
             for v, topic in enumerate(p['camera_info_topics'])]
-        if p['trigger'] == 'reference':
-            self._guard = self.create_guard_condition(self._on_work, callback_group=self._work_group)
-        else:
-            self._guard = None
-            self.create_timer(1.0 / p['timer_rate_hz'], self._on_work, callback_group=self._work_group)
-        self.create_timer(p['diagnostics_period_s'], self._on_diagnostics, callback_group=self._work_group)
-        self._publish_scene_markers(None)
+        if p['trigger'] == 'timer':
+            self.create_timer(1.0 / p['timer_rate_hz'], functools.partial(self._worker.request, 'work'))
+        self.create_timer(p['diagnostics_period_s'], functools.partial(self._worker.request, 'diagnostics'))
         describe = getattr(pipeline, 'describe', None)
         if callable(describe):
             self.get_logger().info(f'model: {describe()}')
@@ -417,8 +418,8 @@ class SyncNode(Node):
             seq = int(s) if s is not None and 0 < int(s) < 2 ** 63 else None
         trigger = self.core.accept(view, msg, stamp_to_ns(msg.header.stamp), self._now(), seq)
         self._log_events()
-        if trigger and self._guard is not None:
-            self._guard.trigger()
+        if trigger:
+            self._worker.request('work')
 
     @_guarded
     def _on_camera_info(self, view: int, msg: CameraInfo) -> None:
@@ -556,7 +557,7 @@ def main(args=None) -> int:
         rclpy.logging.get_logger('sync_node').fatal(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 1
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = SingleThreadedExecutor()  # inference runs in the node's own thread
     executor.add_node(node)
     try:
         executor.spin()
