@@ -151,3 +151,31 @@ def test_bag_eval_online_matches_offline(tmp_path, ros):
     assert online['pipeline_errors'] == 0
     assert abs(online['mae'] - offline['mae']) <= 1.0
     assert {f['stamp_ns'] for f in online['frames']} <= {f['gt_stamp_ns'] for f in offline['frames']}
+
+
+def test_replay_node_publishes_joint_ground_truth_for_a_pose_world(ros):
+    """A pose source (the motion world on the studio rig) also gets /ground_truth/joints, the ~/joints layout."""
+    from geometry_msgs.msg import PoseArray
+
+    from vsync_ros.ros.joint_messages import pose_array_to_joints
+    from vsync_ros.ros.sources import make_source
+    source = make_source('world', 'studio', seed=4, n_people=1, image_scale=0.25)
+    rep = ReplayNode(source, context=ros.context, node_name='pose_replay', parameter_overrides=[
+        Parameter('rate_hz', value=5.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=1.0),
+        Parameter('wait_for_subscribers', value=0)])
+    assert rep.gt_joints_pub is not None
+    ros.watch('/ground_truth/joints', PoseArray)
+    ros.add(rep)
+    try:
+        assert wait_for(lambda: rep.gt_joints_pub.get_subscription_count() > 0, 10.0)
+        rep.start()
+        assert rep.done.wait(20.0)
+        assert wait_for(lambda: len(ros.msgs('/ground_truth/joints')) == rep.ground_truth == 5, 5.0)
+        msgs = ros.msgs('/ground_truth/joints')
+        t0 = stamp_to_ns(msgs[0].header.stamp)
+        for k, msg in enumerate(msgs):
+            assert msg.header.frame_id == 'world' and stamp_to_ns(msg.header.stamp) - t0 == k * 200_000_000
+            want = source.ground_truth(k * 0.2)['joints_3d']
+            np.testing.assert_allclose(pose_array_to_joints(msg), want, atol=1e-6)
+    finally:
+        ros.remove(rep)

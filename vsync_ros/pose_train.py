@@ -45,9 +45,9 @@ from vsync_ros.config import (
     apply_overrides,
 )
 from vsync_ros.models.pose import PoseLossConfig, PoseModelConfig, build_pose_model, reference_views
+from vsync_ros.pose_metrics import PELVIS, pose_errors_mm  # noqa: F401 - re-exported
 
 MOTION_NAMES = ('idle', 'walk', 'turn', 'wave', 'sit')
-PELVIS = 6
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -189,16 +189,6 @@ def prepare_pose_batch(batch: dict, image_hw: tuple[int, int], device: torch.dev
 
 
 # ---------------------------------------------------------------------------------------- metrics
-def pose_errors_mm(pred: np.ndarray, gt: np.ndarray, root: int = PELVIS) -> tuple[float, float]:
-    """(MPJPE, absolute MPJPE) in mm of one (17, 3) prediction against (17, 3) GT, metres.
-
-    MPJPE aligns both poses at their own ``root`` joint (pelvis) first; the absolute one does not.
-    """
-    absolute = float(np.linalg.norm(pred - gt, axis=-1).mean() * 1000.0)
-    rel = float(np.linalg.norm((pred - pred[root]) - (gt - gt[root]), axis=-1).mean() * 1000.0)
-    return rel, absolute
-
-
 def summarize_pose_rows(rows: list[dict]) -> dict:
     """Overall and per-motion means of the per-frame 'mpjpe_mm' / 'abs_mpjpe_mm' (None where no frames)."""
     def mean(vals):

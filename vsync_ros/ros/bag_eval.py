@@ -1,8 +1,11 @@
-"""``vsync-bag-eval``: count MAE / NAE of the sync node on a rosbag2 with ground truth.
+"""``vsync-bag-eval``: score the sync node on a rosbag2 with ground truth.
+
+Counting bags: count MAE / NAE. Pose bags (``/ground_truth/joints``): MPJPE / absolute MPJPE in mm.
 
 Online (default): the bag's camera streams are replayed over real ROS 2 topics (publishing the recorded
 CDR bytes with their recorded relative timing, scaled by ``--rate``) into a ``SyncNode`` running the
-model; the estimates (``~/count_stamped``) are matched by stamp with the bag's ground truth.
+model; the estimates (``~/count_stamped``, or ``~/joints`` for pose) are matched by stamp with the bag's
+ground truth. The task is the bag's (metadata ``vsync.task``) unless ``--task`` says otherwise.
 Offline (``--offline``): the bag is read in code and fed to the same frame logic with the log time as
 the clock (deterministic; see :func:`vsync_ros.ros.bags.offline_eval`).
 
@@ -19,7 +22,8 @@ import time
 from pathlib import Path
 
 from vsync_ros import paths
-from vsync_ros.ros.bags import IMAGE_TYPE, INFO_TYPE, bag_info, count_metrics, iter_raw, offline_eval, read_ground_truth
+from vsync_ros.ros.bag_metrics import summary_line
+from vsync_ros.ros.bags import IMAGE_TYPE, INFO_TYPE, bag_info, ground_truth_and_metrics, iter_raw, offline_eval
 from vsync_ros.ros.pipeline_api import FramePipeline, load_pipeline
 
 
@@ -44,7 +48,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     the node's subscriptions are not matched within ``discovery_timeout_s``.
     """
     import rclpy
-    from geometry_msgs.msg import PointStamped
+    from geometry_msgs.msg import PointStamped, PoseArray
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -52,11 +56,13 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     from rclpy.qos import QoSProfile
     from sensor_msgs.msg import CameraInfo, Image
 
+    from vsync_ros.ros.joint_messages import pose_array_to_joints
     from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns
 
     if not rate > 0:
         raise ValueError(f'rate must be positive, got {rate}')
     info = bag_info(bag)
+    gts, metrics = ground_truth_and_metrics(bag, info, pipeline.task)
     topics = camera_topics or info.camera_topics
     n = len(pipeline.cameras)
     if len(topics) != n:
@@ -68,7 +74,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     ctx = Context()
     rclpy.init(context=ctx)
     nodes, executor, spinner = [], None, None
-    preds: dict[int, float] = {}
+    preds: dict = {}
     lock = threading.Lock()
     try:
         sync = SyncNode(pipeline, context=ctx, parameter_overrides=[
@@ -87,8 +93,16 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
             with lock:
                 preds[stamp_to_ns(msg.header.stamp)] = float(msg.point.x)
 
-        player.create_subscription(PointStamped, f'{sync.get_fully_qualified_name()}/count_stamped', on_count,
-                                   QoSProfile(depth=100))
+        def on_joints(msg: PoseArray) -> None:
+            joints = pose_array_to_joints(msg)
+            with lock:
+                preds[stamp_to_ns(msg.header.stamp)] = joints
+
+        pose = pipeline.task == 'pose'
+        estimates = sync.pub_joints if pose else sync.pub_count_stamped
+        player.create_subscription(PoseArray if pose else PointStamped,
+                                   f'{sync.get_fully_qualified_name()}/{"joints" if pose else "count_stamped"}',
+                                   on_joints if pose else on_count, QoSProfile(depth=100))
         executor = SingleThreadedExecutor(context=ctx)  # the sync node infers in its own thread
         for nd in nodes:
             executor.add_node(nd)
@@ -96,7 +110,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
         spinner.start()
         deadline = time.monotonic() + discovery_timeout_s
         while not (all(pubs[t].get_subscription_count() > 0 for t in topics)
-                   and sync.pub_count_stamped.get_subscription_count() > 0):
+                   and estimates.get_subscription_count() > 0):
             if time.monotonic() > deadline:
                 raise RuntimeError(f'the sync node did not match the replayed topics within {discovery_timeout_s} s')
             time.sleep(0.02)
@@ -136,7 +150,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
             spinner.join(timeout=5.0)
     from vsync_ros.ros.bags import view_summary
     with lock:
-        report = count_metrics(dict(preds), read_ground_truth(bag, info.gt_count_topic))
+        report = metrics(dict(preds), gts)
     report.update(mode='online', bag=str(bag), rate=rate, mean_inference_ms=stats.mean_inference_ms,
                   pipeline_errors=stats.errors, failovers=stats.failovers, views=[view_summary(s) for s in views])
     return report
@@ -152,20 +166,35 @@ def _json_safe(obj):
     return obj
 
 
+def default_max_frame_age(info) -> float:
+    """1 s, or 1.5 frame periods of the bag (metadata ``vsync.rate_hz``) when that is longer; seconds."""
+    try:
+        rate = float(info.custom.get('vsync.rate_hz', 'nan'))
+    except ValueError:
+        rate = math.nan
+    return max(1.0, 1.5 / rate) if math.isfinite(rate) and rate > 0 else 1.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface of ``vsync-bag-eval``."""
     ap = argparse.ArgumentParser(prog='vsync-bag-eval', description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--bag', required=True, help='rosbag2 folder (mcap or sqlite3) with camera topics and GT')
     ap.add_argument('--checkpoint', default='',
-                    help='model checkpoint (default: the shipped models/plaza_cls_epi.pt)')
-    ap.add_argument('--task', default='counting', choices=('counting',), help='task (counting)')
+                    help='model checkpoint (default: the shipped models/plaza_cls_epi.pt, or '
+                         'models/studio_pose_cls_epi.pt for a pose bag)')
+    ap.add_argument('--task', default='auto', choices=('auto', 'counting', 'pose'),
+                    help="task to score (default auto: the bag's, from its vsync.task metadata)")
     ap.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     ap.add_argument('--offline', action='store_true', help='read the bag in code instead of replaying over ROS 2')
     ap.add_argument('--rate', type=float, default=1.0, help='replay speed factor (online)')
-    ap.add_argument('--max-frame-age', type=float, default=1.0, help='staleness limit, seconds of bag time')
+    ap.add_argument('--max-frame-age', type=float, default=None,
+                    help='staleness limit, seconds of bag time (default: 1 s, or 1.5 frame periods of the bag when '
+                         'that is longer, so a slow bag\'s views are not stale between frames)')
     ap.add_argument('--reference-view', type=int, default=None, help='reference view (default: from the bag)')
-    ap.add_argument('--min-views', type=int, default=1, help='fewest usable views to produce an estimate')
+    ap.add_argument('--min-views', type=int, default=None,
+                    help='fewest usable views to produce an estimate (default 1 for counting, 2 for pose, as the '
+                         "node's config/counting.yaml and config/pose.yaml)")
     ap.add_argument('--json', default='', help='report path (default: <bag>_eval_<online|offline>.json)')
     ap.add_argument('--no-progress', action='store_true', help='no progress bar')
     return ap
@@ -178,17 +207,26 @@ def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -
     if not bag.exists():
         print(f'vsync-bag-eval: no bag at {bag}', file=sys.stderr)
         return 2
+    try:
+        info = bag_info(bag)
+    except Exception as exc:  # noqa: BLE001 - rosbags raises its own types for unreadable bags
+        print(f'vsync-bag-eval: cannot read bag {bag}: {exc}', file=sys.stderr)
+        return 2
+    task = info.task if args.task == 'auto' else args.task
+    if args.max_frame_age is None:
+        args.max_frame_age = default_max_frame_age(info)
+    if args.min_views is None:
+        args.min_views = 2 if task == 'pose' else 1
     if pipeline is None:
-        ckpt = str(paths.resolve(args.checkpoint)) if args.checkpoint else str(paths.default_checkpoint(args.task))
+        ckpt = str(paths.resolve(args.checkpoint)) if args.checkpoint else str(paths.default_checkpoint(task))
         try:
-            pipeline = load_pipeline(ckpt, device=args.device, task=args.task)
+            pipeline = load_pipeline(ckpt, device=args.device, task=task)
         except RuntimeError as exc:
             print(f'vsync-bag-eval: {exc}', file=sys.stderr)
             return 1
     try:
         if args.offline:
             from tqdm import tqdm
-            info = bag_info(bag)
             total = _message_count(bag, info.camera_topics)
             with tqdm(total=total, disable=args.no_progress, desc='offline', unit='msg', file=sys.stderr) as bar:
                 ref = args.reference_view
@@ -204,8 +242,7 @@ def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -
         return 1
     out = Path(args.json) if args.json else Path(f'{str(bag).rstrip("/")}_eval_{report["mode"]}.json')
     out.write_text(json.dumps(_json_safe(report), indent=2))
-    print(f'{report["mode"]}: MAE {report["mae"]:.3f}  NAE {report["nae"]:.3f}  over {report["n_matched"]} of '
-          f'{report["n_ground_truth"]} ground-truth frames (coverage {report["coverage"]:.0%}); report: {out}')
+    print(f'{report["mode"]}: {summary_line(report)}; report: {out}')
     return 0
 
 

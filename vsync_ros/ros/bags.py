@@ -5,9 +5,12 @@ Bags are written with the pure-Python ``rosbags`` library (mcap or sqlite3, rosb
 * ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camera>/camera_info`` (sensor_msgs/CameraInfo)
   per published frame, logged at the frame's publication time (stamp + latency + jitter);
 * ``/ground_truth/count`` (geometry_msgs/PointStamped, point.x = people) and ``/ground_truth/density``
-  (sensor_msgs/Image 32FC1) at each reference time;
+  (sensor_msgs/Image 32FC1) at each reference time; for pose worlds and data sets also
+  ``/ground_truth/joints`` (geometry_msgs/PoseArray, 17 joints per person, person-major: the layout of
+  the sync node's ``~/joints``);
 * metadata ``custom_data`` ``vsync.*`` keys: camera topics and names, reference view, rate, profile.
 
+Metadata ``vsync.task`` is ``pose`` when the bag has joint ground truth, else ``counting``.
 The offline evaluation reads the bag in log-time order and drives the same ``FrameStore`` /
 ``SyncCore`` as the node, with the bag log time as the clock: deterministic, and identical choices
 (staleness, fail-over) to a live replay at rate 1 with instantaneous inference.
@@ -23,15 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from vsync_ros.ros.bag_metrics import count_metrics, pose_metrics
 from vsync_ros.ros.frame_store import FrameStore
 from vsync_ros.ros.image_conversion import check_image, fill_image_msg, image_to_rgb
 from vsync_ros.ros.messages import (
     GT_COUNT_TOPIC,
     GT_DENSITY_TOPIC,
+    GT_JOINTS_TOPIC,
     IMAGE_TOPIC_FORMAT,
     INFO_TOPIC_FORMAT,
     camera_info_fields,
     encode_rgb,
+    joint_positions,
+    positions_to_joints,
     topic_for,
 )
 from vsync_ros.ros.pipeline_api import FramePipeline
@@ -42,6 +49,7 @@ STORAGES = ('mcap', 'sqlite3')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 POINT_TYPE = 'geometry_msgs/msg/PointStamped'
+POSE_ARRAY_TYPE = 'geometry_msgs/msg/PoseArray'
 
 
 @lru_cache(maxsize=1)
@@ -84,6 +92,14 @@ def _point(value: float, stamp_ns: int, frame_id: str):
                                                                                              z=0.0))
 
 
+def _pose_array(joints, stamp_ns: int, frame_id: str):
+    t = typestore().types
+    point, quat, pose = t['geometry_msgs/msg/Point'], t['geometry_msgs/msg/Quaternion'], t['geometry_msgs/msg/Pose']
+    poses = [pose(position=point(x=float(x), y=float(y), z=float(z)), orientation=quat(x=0.0, y=0.0, z=0.0, w=1.0))
+             for x, y, z in joint_positions(joints)]
+    return t[POSE_ARRAY_TYPE](header=_header(stamp_ns, frame_id), poses=poses)
+
+
 @dataclass
 class BagSummary:
     """What :func:`write_bag` wrote."""
@@ -94,6 +110,7 @@ class BagSummary:
     dropped: int = 0
     ground_truth: int = 0
     camera_topics: list[str] = field(default_factory=list)
+    task: str = 'counting'
 
 
 def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, duration_s: float,
@@ -116,21 +133,26 @@ def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, dur
     ts = typestore()
     cams = source.cameras
     img_topics = [topic_for(IMAGE_TOPIC_FORMAT, c) for c in cams]
-    summary = BagSummary(str(path), storage, camera_topics=img_topics)
+    has_joints = 'joints_3d' in source.ground_truth(0.0)
+    summary = BagSummary(str(path), storage, camera_topics=img_topics, task='pose' if has_joints else 'counting')
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     with Writer(Path(path), version=9, storage_plugin=plugin) as writer:
         img_conns = [writer.add_connection(t, IMAGE_TYPE, typestore=ts) for t in img_topics]
         info_conns = [writer.add_connection(topic_for(INFO_TOPIC_FORMAT, c), INFO_TYPE, typestore=ts) for c in cams]
         gt_count = writer.add_connection('/' + GT_COUNT_TOPIC, POINT_TYPE, typestore=ts)
         gt_density = writer.add_connection('/' + GT_DENSITY_TOPIC, IMAGE_TYPE, typestore=ts)
+        gt_joints = writer.add_connection('/' + GT_JOINTS_TOPIC, POSE_ARRAY_TYPE, typestore=ts) if has_joints else None
         custom = {
+            'task': summary.task, 'gt_joints_topic': '/' + GT_JOINTS_TOPIC if has_joints else '',
             'camera_topics': ','.join(img_topics), 'camera_names': ','.join(c.name for c in cams),
             'reference_view': str(profile.reference_view), 'rate_hz': repr(profile.rate_hz),
             'gt_count_topic': '/' + GT_COUNT_TOPIC, 'gt_density_topic': '/' + GT_DENSITY_TOPIC,
-            'profile': json.dumps(asdict(profile)), 'region': json.dumps(source.region.as_dict()),
+            'profile': json.dumps(asdict(profile)),
+            'region': json.dumps(source.region.as_dict()) if source.region is not None else '',  # pose: none
         }
         for key, value in custom.items():
-            writer.set_custom_data(f'vsync.{key}', value)
+            if value:
+                writer.set_custom_data(f'vsync.{key}', value)
         for n, ev in enumerate(schedule(profile, duration_s), 1):
             log_ns = start_ns + round(ev.publish_s * 1e9)
             stamp_ns = start_ns + round(ev.stamp_s * 1e9)
@@ -140,6 +162,9 @@ def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, dur
                 if gt.get('gp_density') is not None:
                     writer.write(gt_density, log_ns, ts.serialize_cdr(
                         _image(np.asarray(gt['gp_density'], np.float32), '32FC1', stamp_ns, world_frame), IMAGE_TYPE))
+                if gt_joints is not None:
+                    writer.write(gt_joints, log_ns, ts.serialize_cdr(
+                        _pose_array(gt['joints_3d'], stamp_ns, world_frame), POSE_ARRAY_TYPE))
                 summary.ground_truth += 1
             elif (rgb := None if ev.dropped else source.frame(ev.view, ev.content_s)) is None:
                 summary.dropped += 1  # dropped on purpose, or the source has no frame of this view then
@@ -167,6 +192,8 @@ class BagInfo:
     message_count: int
     topics: dict[str, str]
     custom: dict[str, str]
+    gt_joints_topic: str = ''
+    task: str = 'counting'
 
 
 def bag_info(path: str | Path) -> BagInfo:
@@ -180,8 +207,11 @@ def bag_info(path: str | Path) -> BagInfo:
     cam_topics = [t for t in custom.get('vsync.camera_topics', '').split(',') if t] or sorted(
         t for t, ty in topics.items() if ty == IMAGE_TYPE and not t.startswith('/ground_truth'))
     ref = custom.get('vsync.reference_view')
+    joints_topic = custom.get('vsync.gt_joints_topic') or (
+        '/' + GT_JOINTS_TOPIC if topics.get('/' + GT_JOINTS_TOPIC) == POSE_ARRAY_TYPE else '')
+    task = custom.get('vsync.task') or ('pose' if joints_topic else 'counting')
     return BagInfo(str(path), cam_topics, int(ref) if ref is not None else None,
-                   custom.get('vsync.gt_count_topic', '/' + GT_COUNT_TOPIC), count, topics, custom)
+                   custom.get('vsync.gt_count_topic', '/' + GT_COUNT_TOPIC), count, topics, custom, joints_topic, task)
 
 
 def iter_raw(path: str | Path, topics: list[str] | None = None) -> Iterator[tuple[int, str, str, bytes]]:
@@ -203,43 +233,25 @@ def read_ground_truth(path: str | Path, topic: str = '/' + GT_COUNT_TOPIC) -> di
     return out
 
 
-# ---------------------------------------------------------------------------------------- metrics
-def count_metrics(preds: dict[int, float], gts: dict[int, float], tolerance_ns: int | None = None) -> dict:
-    """MAE / NAE of predicted counts against ground truth, matched by stamp.
+def read_ground_truth_joints(path: str | Path, topic: str = '/' + GT_JOINTS_TOPIC,
+                             num_joints: int = 17) -> dict[int, np.ndarray]:
+    """{stamp ns: (P, J, 3) joints, metres} from a bag's PoseArray ground-truth topic."""
+    ts = typestore()
+    out = {}
+    for _, _, msgtype, raw in iter_raw(path, [topic]):
+        msg = ts.deserialize_cdr(raw, msgtype)
+        xyz = [(p.position.x, p.position.y, p.position.z) for p in msg.poses]
+        out[msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec] = positions_to_joints(xyz, num_joints)
+    return out
 
-    Each prediction is matched to the GT with the same stamp, else to the nearest GT stamp within
-    ``tolerance_ns`` (default: half the median GT period), e.g. after a reference fail-over.
-    NAE is the mean of |pred - gt| / gt over frames with gt > 0.
-    """
-    gt_stamps = np.array(sorted(gts), dtype=np.int64)
-    if tolerance_ns is None:
-        tolerance_ns = int(np.median(np.diff(gt_stamps)) // 2) if len(gt_stamps) > 1 else 0
-    pairs = []
-    used = set()
-    for stamp in sorted(preds):
-        if stamp in gts:
-            g = stamp
-        elif len(gt_stamps):
-            i = int(np.clip(np.searchsorted(gt_stamps, stamp), 1, len(gt_stamps) - 1)) if len(gt_stamps) > 1 else 0
-            cands = gt_stamps[max(i - 1, 0):i + 1]
-            g = int(cands[np.argmin(np.abs(cands - stamp))])
-            if abs(g - stamp) > tolerance_ns:
-                continue
-        else:
-            continue
-        if g in used:
-            continue
-        used.add(g)
-        pairs.append((stamp, g, preds[stamp], gts[g]))
-    err = np.array([abs(p - g) for _, _, p, g in pairs], dtype=np.float64)
-    rel = np.array([abs(p - g) / g for _, _, p, g in pairs if g > 0], dtype=np.float64)
-    return {
-        'mae': float(err.mean()) if len(err) else math.nan,
-        'nae': float(rel.mean()) if len(rel) else math.nan,
-        'n_ground_truth': len(gts), 'n_predictions': len(preds), 'n_matched': len(pairs),
-        'coverage': len(pairs) / len(gts) if gts else 0.0,
-        'frames': [{'stamp_ns': s, 'gt_stamp_ns': g, 'pred': p, 'gt': gt} for s, g, p, gt in pairs],
-    }
+
+def ground_truth_and_metrics(path: str | Path, info: BagInfo, task: str):
+    """(ground truth by stamp, metric function) of ``task`` for a bag; ValueError if the bag lacks it."""
+    if task == 'pose':
+        if not info.gt_joints_topic:
+            raise ValueError(f'bag {path} has no joint ground truth (/{GT_JOINTS_TOPIC}): it is not a pose bag')
+        return read_ground_truth_joints(path, info.gt_joints_topic), pose_metrics
+    return read_ground_truth(path, info.gt_count_topic), count_metrics
 
 
 # ---------------------------------------------------------------------------------------- offline
@@ -262,9 +274,12 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
         log: called with (level, text) for every event the core reports.
 
     Returns:
-        the :func:`count_metrics` dict plus ``mode``, ``bag``, ``mean_inference_ms`` and ``events``.
+        the :func:`~vsync_ros.ros.bag_metrics.count_metrics` dict (counting pipeline) or the
+        :func:`~vsync_ros.ros.bag_metrics.pose_metrics` dict (pose pipeline; needs a pose bag), plus ``mode``,
+        ``bag``, ``mean_inference_ms``, ``events`` and ``views``.
     """
     info = bag_info(bag)
+    gts, metrics = ground_truth_and_metrics(bag, info, pipeline.task)
     topics = camera_topics or info.camera_topics
     n = len(pipeline.cameras)
     if len(topics) != n:
@@ -277,7 +292,7 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
                     lambda m, wh: check_image(m, wh, True), min_views, 'reference')
     view_of = {t: v for v, t in enumerate(topics)}
     ts = typestore()
-    preds: dict[int, float] = {}
+    preds: dict = {}
     inference_ms = []
     events = 0
     for i, (log_ns, topic, msgtype, raw) in enumerate(iter_raw(bag, topics), 1):
@@ -287,7 +302,7 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
         if core.accept(view_of[topic], msg, stamp, now):
             out = core.step(now)
             if out.status == 'ok':
-                preds[out.stamp_ns] = out.result.count
+                preds[out.stamp_ns] = out.result.joints if pipeline.task == 'pose' else out.result.count
                 inference_ms.append(out.result.inference_ms)
         for ev in core.drain_events():
             events += 1
@@ -295,7 +310,7 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
                 log(ev.level, ev.text)
         if progress is not None:
             progress(i)
-    report = count_metrics(preds, read_ground_truth(bag, info.gt_count_topic))
+    report = metrics(preds, gts)
     report.update(mode='offline', bag=str(bag), mean_inference_ms=float(np.mean(inference_ms)) if inference_ms
                   else math.nan, events=events,
                   views=[view_summary(s) for s in store.states()])

@@ -12,6 +12,7 @@ from vsync_ros.geometry import Camera
 
 GT_COUNT_TOPIC = 'ground_truth/count'      # geometry_msgs/PointStamped, point.x = people in the region
 GT_DENSITY_TOPIC = 'ground_truth/density'  # sensor_msgs/Image 32FC1 on the ground grid
+GT_JOINTS_TOPIC = 'ground_truth/joints'    # geometry_msgs/PoseArray, as the sync node's ~/joints (pose worlds)
 IMAGE_TOPIC_FORMAT = '/{camera}/image_raw'
 INFO_TOPIC_FORMAT = '/{camera}/camera_info'
 
@@ -40,3 +41,18 @@ def encode_rgb(rgb: np.ndarray, encoding: str) -> np.ndarray:
 def topic_for(fmt: str, cam: Camera) -> str:
     """Expand a topic format (``{camera}`` = camera name)."""
     return fmt.format(camera=cam.name)
+
+
+def joint_positions(joints) -> np.ndarray:
+    """(P, J, 3) joints in metres (or None) -> (P * J, 3) float64 positions, person-major (PoseArray order)."""
+    if joints is None:
+        return np.zeros((0, 3))
+    return np.asarray(joints, dtype=np.float64).reshape(-1, 3)
+
+
+def positions_to_joints(positions, num_joints: int = 17) -> np.ndarray:
+    """(P * J, 3) PoseArray positions -> (P, J, 3); raises ValueError when the count is not a multiple of J."""
+    xyz = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(xyz) % num_joints:
+        raise ValueError(f'{len(xyz)} poses are not a whole number of {num_joints}-joint skeletons')
+    return xyz.reshape(-1, num_joints, 3)

@@ -4,10 +4,11 @@ Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camer
 (sensor_msgs/CameraInfo) with the latency, jitter, drops and content offsets of a desync profile (see
 :mod:`vsync_ros.ros.sources`), and at every reference time ``ground_truth/count``
 (geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
-(sensor_msgs/Image 32FC1), both in the node's namespace. Camera topics are RELIABLE with a shallow
-queue, so both sensor-data (best-effort) and default (reliable) subscribers match. Stamps are
-``start + stamp_s`` on the node clock (so ``use_sim_time`` works); the publishing thread sleeps on
-the node clock.
+(sensor_msgs/Image 32FC1), plus ``ground_truth/joints`` (geometry_msgs/PoseArray, the sync node's ``~/joints``
+layout) for sources with 3D joints (pose worlds and data sets), all in the node's namespace. Camera
+topics are RELIABLE with a shallow queue, so both sensor-data (best-effort) and default (reliable)
+subscribers match. Stamps are ``start + stamp_s`` on the node clock (so ``use_sim_time`` works); the
+publishing thread sleeps on the node clock.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import threading
 
 import numpy as np
 import rclpy
-from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import PointStamped, PoseArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -26,9 +27,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from vsync_ros.ros.image_conversion import make_image_msg
+from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.messages import (
     GT_COUNT_TOPIC,
     GT_DENSITY_TOPIC,
+    GT_JOINTS_TOPIC,
     IMAGE_TOPIC_FORMAT,
     INFO_TOPIC_FORMAT,
     camera_info_fields,
@@ -136,6 +139,8 @@ class ReplayNode(Node):
         reliable = QoSProfile(depth=50)
         self.gt_count_pub = self.create_publisher(PointStamped, GT_COUNT_TOPIC, reliable)
         self.gt_density_pub = self.create_publisher(Image, GT_DENSITY_TOPIC, reliable)
+        self.gt_joints_pub = (self.create_publisher(PoseArray, GT_JOINTS_TOPIC, reliable)
+                              if 'joints_3d' in self.source.ground_truth(0.0) else None)  # pose worlds only
         self.infos = [camera_info_fields(c) for c in cams]
         self.published = [0] * len(cams)
         self.dropped = [0] * len(cams)
@@ -229,6 +234,8 @@ class ReplayNode(Node):
         self.gt_count_pub.publish(msg)
         if gt.get('gp_density') is not None:
             self.gt_density_pub.publish(make_image_msg(np.asarray(gt['gp_density'], np.float32), '32FC1', header))
+        if self.gt_joints_pub is not None and gt.get('joints_3d') is not None:
+            self.gt_joints_pub.publish(joints_to_pose_array(gt['joints_3d'], header))
         self.ground_truth += 1
 
 

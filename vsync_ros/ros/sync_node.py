@@ -31,11 +31,10 @@ import logging
 import re
 import time
 
-import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped, Pose, PoseArray
+from geometry_msgs.msg import PointStamped, PoseArray
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -58,6 +57,7 @@ from vsync_ros.ros.colormap import COLORMAPS, colorize_density
 from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.frame_store import FrameStore
 from vsync_ros.ros.image_conversion import check_image, image_to_rgb, make_image_msg
+from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
 from vsync_ros.ros.pipeline_api import TASKS, FramePipeline, load_pipeline
 from vsync_ros.ros.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
@@ -148,19 +148,6 @@ def _guarded(callback):
 def stamp_to_ns(stamp) -> int:
     """builtin_interfaces/Time -> integer nanoseconds."""
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def joints_to_pose_array(joints, header: Header) -> PoseArray:
-    """(P, J, 3) joints in metres (or None) -> PoseArray of P * J poses, person-major, identity orientation."""
-    msg = PoseArray(header=header)
-    if joints is None:
-        return msg
-    for x, y, z in np.asarray(joints, dtype=np.float64).reshape(-1, 3):
-        pose = Pose()
-        pose.position.x, pose.position.y, pose.position.z = float(x), float(y), float(z)
-        pose.orientation.w = 1.0
-        msg.poses.append(pose)
-    return msg
 
 
 def ns_to_stamp(ns: int) -> Time:
