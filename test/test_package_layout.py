@@ -22,8 +22,9 @@ def _check_share(prefix: Path) -> None:
 @pytest.mark.slow
 def test_pip_install_into_empty_prefix(tmp_path, repo_root):
     prefix = tmp_path / 'prefix'
+    # --ignore-installed: without it pip first uninstalls the venv's own (editable) vsync_ros
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation',
-                    '--prefix', str(prefix), str(repo_root)], check=True, cwd=tmp_path)
+                    '--ignore-installed', '--prefix', str(prefix), str(repo_root)], check=True, cwd=tmp_path)
     _check_share(prefix)
     # pip ignores setup.cfg's install_scripts: console scripts land in bin/ (see README).
     for exe in EXECUTABLES:
