@@ -28,6 +28,8 @@ def generate_launch_description():
                               description='log level of the nodes'),
         DeclareLaunchArgument('use_replay', default_value='false', choices=['true', 'false'],
                               description='also start replay_node (synthetic unsynchronized cameras + GT)'),
+        DeclareLaunchArgument('rig', default_value='plaza', choices=['plaza', 'studio'],
+                              description='replay: camera rig (must match the model: plaza counting, studio pose)'),
         DeclareLaunchArgument('desync_preset', default_value='constant',
                               choices=['sync', 'constant', 'random', 'pets', 'citystreet', 'h36m_train', 'h36m_test'],
                               description='replay: content offsets of the non-reference views'),
@@ -47,7 +49,7 @@ def generate_launch_description():
     )
     replay = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', 'replay.launch.py'])),
-        launch_arguments={'rig': 'plaza', 'desync_preset': LaunchConfiguration('desync_preset'),
+        launch_arguments={'rig': LaunchConfiguration('rig'), 'desync_preset': LaunchConfiguration('desync_preset'),
                           'desync_s': LaunchConfiguration('desync_s'), 'rate_hz': LaunchConfiguration('rate_hz'),
                           'log_level': LaunchConfiguration('log_level')}.items(),
         condition=IfCondition(LaunchConfiguration('use_replay')),

@@ -128,3 +128,17 @@ def test_launch_descriptions_build_with_the_launch_stack():
         ld = mod.generate_launch_description()
         assert isinstance(ld, launch.LaunchDescription)
         assert ld.get_launch_arguments()
+
+
+def test_pose_launch_is_counting_launch_with_pose_defaults():
+    tree = ast.parse((LAUNCH / 'pose.launch.py').read_text())
+    text = (LAUNCH / 'pose.launch.py').read_text()
+    assert "'config', 'pose.yaml'" in text and "'launch', 'counting.launch.py'" in text
+    counting = ast.parse((LAUNCH / 'counting.launch.py').read_text())
+    counting_args = {c.args[0].value for c in _calls(counting, 'DeclareLaunchArgument')}
+    include = _calls(tree, 'IncludeLaunchDescription')[0]
+    passed = {k.value for k in _kw(include, 'launch_arguments').func.value.keys}
+    assert {'params_file', 'rig'} <= passed <= counting_args
+    declared = {c.args[0].value for c in _calls(tree, 'DeclareLaunchArgument')}
+    assert declared <= counting_args  # only defaults that differ; every other argument passes through
+    assert {c.args[0].value for c in _calls(tree, 'LaunchConfiguration')} <= declared
