@@ -270,7 +270,14 @@ def train_pose(cfg: PoseConfig, progress: bool = True, log=print) -> dict:
     from vsync_ros.checkpoint import CheckpointMismatchError, compare_calibration, load_checkpoint, save_checkpoint
     from vsync_ros.data.dataset import SyncDataset
     from vsync_ros.evaluate import resolve_device
-    from vsync_ros.train import data_manifest, init_shared_weights, make_optimizer, optimizer_step, seed_everything
+    from vsync_ros.train import (
+        data_manifest,
+        init_shared_weights,
+        make_optimizer,
+        optimizer_step,
+        seed_everything,
+        training_schedule,
+    )
 
     t = cfg.train
     if t.threads > 0:
@@ -298,15 +305,7 @@ def train_pose(cfg: PoseConfig, progress: bool = True, log=print) -> dict:
         log(f'initialised {loaded} tensors from {t.init_checkpoint} ({ckpt.meta.get("regime", "?")})')
     model.to(device).train()
     opt, sched = make_optimizer(model, cfg)
-    loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
-                        generator=gen, drop_last=len(train_ds) >= t.batch_size)
-    steps_per_epoch = len(loader)
-    total = t.epochs * steps_per_epoch
-    if t.max_steps:
-        total = min(total, t.max_steps) if t.epochs else t.max_steps
-    if total <= 0:
-        raise ValueError('nothing to train: train.epochs and train.max_steps give 0 steps')
-    epochs = math.ceil(total / steps_per_epoch)
+    loader, total, epochs = training_schedule(train_ds, t, gen)
     sync_input = t.input == 'sync'
     with_targets = not sync_input and cfg.model.method != 'base' and cfg.loss.sync_loss == 'warp' \
         and cfg.loss.gamma > 0

@@ -100,6 +100,23 @@ def init_shared_weights(model: torch.nn.Module, state: dict) -> int:
     return len(shared)
 
 
+def training_schedule(train_ds, t, gen: torch.Generator) -> tuple[DataLoader, int, int]:
+    """(shuffled loader, total steps, epochs) of a training run from ``train.epochs`` / ``train.max_steps``.
+
+    Raises:
+        ValueError: the settings give no step at all.
+    """
+    loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
+                        generator=gen, drop_last=len(train_ds) >= t.batch_size)
+    steps_per_epoch = len(loader)
+    total_steps = t.epochs * steps_per_epoch
+    if t.max_steps:
+        total_steps = min(total_steps, t.max_steps) if t.epochs else t.max_steps
+    if total_steps <= 0:
+        raise ValueError('nothing to train: train.epochs and train.max_steps give 0 steps')
+    return loader, total_steps, math.ceil(total_steps / steps_per_epoch)
+
+
 def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, sched, losses: dict, t, step: int,
                    running: dict) -> None:
     """One update from ``losses['total']`` (gradient clipping per ``t``), then update the running loss averages.
@@ -161,15 +178,7 @@ def train(cfg: Config, progress: bool = True, log=print) -> dict:
             f'trained on {ckpt.meta.get("regime", "?")})')
     model.to(device).train()
     opt, sched = make_optimizer(model, cfg)
-    loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
-                        generator=gen, drop_last=len(train_ds) >= t.batch_size)
-    steps_per_epoch = len(loader)
-    total_steps = t.epochs * steps_per_epoch
-    if t.max_steps:
-        total_steps = min(total_steps, t.max_steps) if t.epochs else t.max_steps
-    if total_steps <= 0:
-        raise ValueError('nothing to train: train.epochs and train.max_steps give 0 steps')
-    epochs = math.ceil(total_steps / steps_per_epoch)
+    loader, total_steps, epochs = training_schedule(train_ds, t, gen)
     with_targets = cfg.model.method != 'base' and cfg.loss.sync_loss == 'warp' and cfg.loss.gamma > 0
     image_hw = cfg.model.image_hw
     regime = describe_regime(cfg)
