@@ -45,7 +45,7 @@ from vsync_ros.config import (
     apply_overrides,
 )
 from vsync_ros.models.pose import PoseLossConfig, PoseModelConfig, build_pose_model, reference_views
-from vsync_ros.pose_metrics import PELVIS, pose_errors_mm  # noqa: F401 - re-exported
+from vsync_ros.pose_metrics import PELVIS, pose_errors_mm
 
 MOTION_NAMES = ('idle', 'walk', 'turn', 'wave', 'sit')
 
