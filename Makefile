@@ -9,7 +9,7 @@ setup:
 	@./scripts/bootstrap.sh
 
 demo: setup
-	$(PY) -m vsync_ros.demo
+	$(PY) -m vsync_ros.ros.demo
 
 test: setup
 	$(VENV)/bin/ruff check .
@@ -19,4 +19,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 bench: setup
-	$(PY) -m vsync_ros.bench
+	$(PY) -m vsync_ros.reports.bench

@@ -38,12 +38,12 @@ setup(
     entry_points={
         'console_scripts': [
             'vsync-synth = vsync_ros.data.cli:main',
-            'vsync-train = vsync_ros.train:main',
-            'vsync-eval = vsync_ros.evaluate:main',
-            'vsync-bench = vsync_ros.bench:main',
-            'vsync-demo = vsync_ros.demo:main',
+            'vsync-train = vsync_ros.engine.train:main',
+            'vsync-eval = vsync_ros.engine.evaluate:main',
+            'vsync-bench = vsync_ros.reports.bench:main',
+            'vsync-demo = vsync_ros.ros.demo:main',
             'vsync-bag-eval = vsync_ros.ros.bag_eval:main',
-            'vsync-bag-write = vsync_ros.ros.bag_write:main',
+            'vsync-bag-write = vsync_ros.runtime.bag_write:main',
             'sync_node = vsync_ros.ros.sync_node:main',
             'replay_node = vsync_ros.ros.replay_node:main',
         ],

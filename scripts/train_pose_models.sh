@@ -45,7 +45,7 @@ wait
 ROOTS="$DATA/pose_train_s11,$DATA/pose_train_s12,$DATA/pose_train_s13"
 
 # 2. training (config/train/pose_small_*.yaml), in parallel, one thread each
-train() { $PY -m vsync_ros.train --config "config/train/pose_small_$1.yaml" data.root="$ROOTS" train.threads=1 \
+train() { $PY -m vsync_ros.engine.train --config "config/train/pose_small_$1.yaml" data.root="$ROOTS" train.threads=1 \
     train.max_steps="$STEPS" train.out="$RUNS/pose_$1.pt" > "$RUNS/train_$1.log" 2>&1; }  # progress: tail -c 200 $RUNS/train_*.log
 MODELS="base_u cls_epi"
 [ "$WITH_BASE_S" = 1 ] && MODELS="$MODELS base_s"
@@ -55,7 +55,7 @@ wait
 for m in $MODELS; do tail -n 1 "$RUNS/train_$m.log"; done
 
 # 3. evaluation at kappa 8 / 32 / 64 /50 s (DLT root, as deployed)
-evaluate() { for k in 8 32 64; do $PY -m vsync_ros.evaluate --checkpoint "$RUNS/pose_$1.pt" --data "$DATA/pose_test_k$k" \
+evaluate() { for k in 8 32 64; do $PY -m vsync_ros.engine.evaluate --checkpoint "$RUNS/pose_$1.pt" --data "$DATA/pose_test_k$k" \
     --threads 1 --no-progress --json "$RUNS/eval_$1_k$k.json" > "$RUNS/eval_$1_k$k.log"; head -n 1 "$RUNS/eval_$1_k$k.log"
     done; }
 for m in $MODELS; do evaluate "$m" & done
@@ -65,19 +65,19 @@ wait
 declare -A NAME=([base_u]=BaseU [base_s]=BaseS [cls_epi]=CLS-epi [cls_cor]=CLS-cor)
 SPECS=()
 for m in $MODELS; do for k in 8 32 64; do SPECS+=(--eval "${NAME[$m]}:$k:$RUNS/eval_${m}_k$k.json"); done; done
-$PY -m vsync_ros.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
+$PY -m vsync_ros.reports.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
 # rows: GT, BaseU first, CLS-epi last (the kappa 64/50 s frame where those two differ most is shown)
 FIG=()
 for m in base_u $(echo "$MODELS" | tr ' ' '\n' | grep -v -e base_u -e cls_epi) cls_epi; do
     FIG+=(--eval "${NAME[$m]}:$RUNS/eval_${m}_k64.json")
 done
-$PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" "${FIG[@]}" --out "$DOCS/img/pose_views.png"
+$PY -m vsync_ros.reports.pose_figures --data "$DATA/pose_test_k64" "${FIG[@]}" --out "$DOCS/img/pose_views.png"
 
 # 5. warm start (as the counting models): BaseU and CLS-epi both continue 700 steps from the 1500-step
 #    BaseU, so both have the same budget.
 FT=${FT:-700}
 for m in base_u cls_epi; do
-    $PY -m vsync_ros.train --config "config/train/pose_small_$m.yaml" data.root="$ROOTS" train.threads=1 \
+    $PY -m vsync_ros.engine.train --config "config/train/pose_small_$m.yaml" data.root="$ROOTS" train.threads=1 \
         train.max_steps="$FT" train.init_checkpoint="$RUNS/pose_base_u.pt" train.out="$RUNS/pose_${m}_ft.pt" \
         --no-progress > "$RUNS/train_${m}_ft.log" 2>&1 &
 done
@@ -93,10 +93,10 @@ W6=${W6:-1500}
 W6B=${W6B:-1000}
 WITH_LONGER=${WITH_LONGER:-1}
 cont() {  # cont NAME METHOD INIT STEPS ROOTS SEED
-    $PY -m vsync_ros.train --config "config/train/pose_small_$2.yaml" data.root="$5" train.threads=1 \
+    $PY -m vsync_ros.engine.train --config "config/train/pose_small_$2.yaml" data.root="$5" train.threads=1 \
         train.max_steps="$4" train.lr=3.0e-4 train.seed="$6" train.init_checkpoint="$3" train.out="$RUNS/pose_$1.pt" \
         --no-progress > "$RUNS/train_$1.log" 2>&1; }
-evaluate_all() { for k in 8 32 64; do $PY -m vsync_ros.evaluate --checkpoint "$RUNS/pose_$1.pt" \
+evaluate_all() { for k in 8 32 64; do $PY -m vsync_ros.engine.evaluate --checkpoint "$RUNS/pose_$1.pt" \
     --data "$DATA/pose_test_k$k" --threads 1 --no-progress --json "$RUNS/eval_$1_k$k.json" > "$RUNS/eval_$1_k$k.log"; done; }
 VARIANTS="base_u_ft cls_epi_ft"
 if [ "$WITH_LONGER" = 1 ]; then
@@ -127,10 +127,10 @@ for k in 8 32 64; do
     SPECS+=(--eval "BaseU (1500 steps):$k:$RUNS/eval_base_u_k$k.json")
     SPECS+=(--eval "CLS-epi from scratch (1500 steps):$k:$RUNS/eval_cls_epi_k$k.json")
 done
-$PY -m vsync_ros.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
+$PY -m vsync_ros.reports.pose_results "${SPECS[@]}" --out "$DOCS/pose_results.md" --json "$DOCS/pose_results.json"
 SHIP=ft
 [ "$WITH_LONGER" = 1 ] && SHIP=w6b
-$PY -m vsync_ros.pose_figures --data "$DATA/pose_test_k64" --eval "BaseU:$RUNS/eval_base_u_${SHIP}_k64.json" \
+$PY -m vsync_ros.reports.pose_figures --data "$DATA/pose_test_k64" --eval "BaseU:$RUNS/eval_base_u_${SHIP}_k64.json" \
     --eval "CLS-epi:$RUNS/eval_cls_epi_${SHIP}_k64.json" --out "$DOCS/img/pose_views.png"
 
 # 7. ship BaseU and CLS-epi of pair c (step 5's pair with WITH_LONGER=0); the pose node's default is

@@ -7,7 +7,7 @@ PY=.venv/bin/python
 synth() { [ -f "$1/manifest.json" ] || $PY -m vsync_ros.data.cli "$@" --preset pets --dt 0.5 --n-train 1200 --n-test 300 --format jpg --seed 0; }
 synth data/plaza_random --mode random
 synth data/plaza_const --mode constant
-train() { $PY -m vsync_ros.train --config "config/train/$1.yaml" data.root="$2" train.threads=1 train.max_steps="$3" train.out="runs/$4.pt" "${@:5}"; }
+train() { $PY -m vsync_ros.engine.train --config "config/train/$1.yaml" data.root="$2" train.threads=1 train.max_steps="$3" train.out="runs/$4.pt" "${@:5}"; }
 # 1. baselines from scratch
 train small_base_u data/plaza_random 2500 plaza_base_u & train small_base_s data/plaza_random 2500 plaza_base_s & wait
 # 2. sync models start from the baseline of their regime; BaseU trains on for the same 1200 steps
@@ -24,4 +24,4 @@ wait
 mkdir -p models
 cp runs/plaza_base_u_long.pt models/plaza_base_u.pt
 for m in base_s base_su cls_epi cls_cor cls_epi_w sls cls_cat; do cp "runs/plaza_$m.pt" "models/plaza_$m.pt"; done
-$PY -m vsync_ros.results --spec config/results/plaza.yaml
+$PY -m vsync_ros.reports.results --spec config/results/plaza.yaml

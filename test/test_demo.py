@@ -12,7 +12,7 @@ pytest.importorskip('rclpy', reason='rclpy is not installed')
 from test_pipeline_support import make_checkpoint  # noqa: E402
 from test_ros_support import ros_env  # noqa: E402
 
-from vsync_ros import demo  # noqa: E402
+from vsync_ros.ros import demo  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 62
@@ -47,7 +47,7 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
 
     # the counts that went through the sync nodes are the pipeline's on the same (re-rendered) frames
     from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
-    from vsync_ros.pipeline import load_pipeline
+    from vsync_ros.inference.pipeline import load_pipeline
     world = CrowdWorld(CrowdWorldConfig(image_size=(192, 144), seed=5, gp_cell_m=0.4))
     r = rows[1]
     frames = [world.render(v, r['time_s'] + r['offsets_s'][v]) for v in range(3)]
@@ -77,7 +77,7 @@ def test_checkpoint_specs_and_defaults():
 
 def test_a_failing_model_stops_the_demo_with_the_reason(tmp_path, capsys, monkeypatch):
     torch.set_num_threads(1)
-    from vsync_ros.pipeline import load_pipeline
+    from vsync_ros.inference.pipeline import load_pipeline
     path = make_checkpoint(tmp_path / 'plaza_base_u.pt', 'base', seed=1)
 
     class Failing:

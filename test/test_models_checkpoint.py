@@ -4,17 +4,17 @@ import dataclasses
 import pytest
 import torch
 
-from vsync_ros.checkpoint import (
+from vsync_ros.engine.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
-from vsync_ros.config import Config
+from vsync_ros.engine.config import Config
 from vsync_ros.geometry import Camera
-from vsync_ros.models import build_model
-from vsync_ros.models.testing import random_batch, tiny_model_config, tiny_rig
+from vsync_ros.models.counting.model import build_model
+from vsync_ros.models.counting.random_inputs import random_batch, tiny_model_config, tiny_rig
 
 torch.set_num_threads(1)
 

@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-from vsync_ros import bench, evaluate, train
-from vsync_ros.checkpoint import load_checkpoint
 from vsync_ros.data.generate import generate_dataset
+from vsync_ros.engine import evaluate, train
+from vsync_ros.engine.checkpoint import load_checkpoint
+from vsync_ros.reports import bench
 
 torch.set_num_threads(1)
 

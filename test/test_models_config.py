@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from vsync_ros.config import ConfigError, apply_overrides, config_from_dict, dump_config, load_config
+from vsync_ros.engine.config import config_from_dict, dump_config, load_config
+from vsync_ros.yaml_config import ConfigError, apply_overrides
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'config' / 'train'
 
@@ -52,7 +53,7 @@ def test_inheritance_and_overrides(tmp_path):
 ])
 def test_bad_values_name_the_key(overrides, match):
     with pytest.raises(ConfigError, match=match):
-        config_from_dict(apply_overrides({}, overrides))
+        config_from_dict(apply_overrides({}, overrides, ('model', 'loss', 'train', 'data')))
 
 
 def test_bad_files(tmp_path):

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from vsync_ros.config import LossConfig
-from vsync_ros.models import build_model, compute_losses, similarity_loss, warp_loss
-from vsync_ros.models.testing import random_batch, tiny_model_config, tiny_rig
+from vsync_ros.models.counting.config import LossConfig
+from vsync_ros.models.counting.losses import compute_losses, similarity_loss, warp_loss
+from vsync_ros.models.counting.model import build_model
+from vsync_ros.models.counting.random_inputs import random_batch, tiny_model_config, tiny_rig
 
 torch.set_num_threads(1)
 METHODS = ['base', 'sls', 'cls_cat', 'cls_cor', 'cls_epi']
@@ -38,7 +39,7 @@ def test_forward_shapes(rig, method):
     if method.startswith('cls'):
         assert [tuple(f.shape[-2:]) for f in out['flows']] == [cfg.feature_hw(k) for k in range(3)]
         # the finest level (no matching) carries exactly the upsampled level-1 flow
-        from vsync_ros.models import upsample_flow
+        from vsync_ros.models.sync.warp import upsample_flow
         up = upsample_flow(out['flows'][1].flatten(0, 1), cfg.feature_hw(0))
         assert torch.allclose(out['flows'][0].flatten(0, 1), up, atol=1e-6)
     else:

@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from vsync_ros.geometry import epipolar_weight_mask
-from vsync_ros.models import (
+from vsync_ros.models.counting.model import build_model
+from vsync_ros.models.counting.random_inputs import tiny_model_config, tiny_rig
+from vsync_ros.models.sync.matching import (
     ConcatMatching,
     CorrelationMatching,
-    build_model,
     global_correlation,
     normalize_correlation,
 )
-from vsync_ros.models.testing import tiny_model_config, tiny_rig
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,9 @@
 import torch
 from torch.nn import functional as F
 
-from vsync_ros.models import CorrelationMatching, MotionNet, scaled_widths, warp
+from vsync_ros.models.sync.matching import CorrelationMatching
+from vsync_ros.models.sync.motion import MotionNet, scaled_widths
+from vsync_ros.models.sync.warp import warp
 
 torch.set_num_threads(1)
 

@@ -4,7 +4,8 @@ import torch
 
 from vsync_ros.geometry import GroundRegion
 from vsync_ros.geometry.presets import plaza_cameras
-from vsync_ros.models import GroundProjection, ScaleSelection, pixel_grid, reference_distance
+from vsync_ros.models.counting.projection import GroundProjection, ScaleSelection, reference_distance
+from vsync_ros.models.sync.warp import pixel_grid
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vsync_ros.models import pixel_grid, upsample_flow, warp
+from vsync_ros.models.sync.warp import pixel_grid, upsample_flow, warp
 
 torch.set_num_threads(1)
 

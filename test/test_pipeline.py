@@ -1,4 +1,4 @@
-"""vsync_ros.pipeline: same numbers as vsync-eval, calibration checks, input validation, reference fail-over."""
+"""vsync_ros.inference.pipeline: same numbers as vsync-eval, calibration checks, input checks, reference fail-over."""
 from __future__ import annotations
 
 import copy
@@ -9,18 +9,18 @@ import pytest
 import torch
 from test_pipeline_support import make_checkpoint, plaza_calibration
 
-from vsync_ros.checkpoint import CheckpointError
-from vsync_ros.evaluate import evaluate_model
+from vsync_ros.engine.checkpoint import CheckpointError
+from vsync_ros.engine.evaluate import evaluate_model
 from vsync_ros.geometry import Camera
-from vsync_ros.pipeline import (
+from vsync_ros.inference.api import FramePipeline, check_result
+from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.inference.pipeline import (
     CalibrationMismatchError,
     CountingPipeline,
     InputImageError,
     load_pipeline,
     select_device,
 )
-from vsync_ros.ros.pipeline_api import FramePipeline, check_result
-from vsync_ros.ros.pipeline_api import load_pipeline as api_load_pipeline
 
 torch.set_num_threads(1)
 CPU = torch.device('cpu')
@@ -29,9 +29,10 @@ CPU = torch.device('cpu')
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """A 4-sample PETS-like test split at 192x144 and untrained cls_epi / base checkpoints for its cameras."""
-    from vsync_ros.data import CrowdWorldConfig, generate_dataset
+    from vsync_ros.data.crowd_world import CrowdWorldConfig
     from vsync_ros.data.dataset import SyncDataset
     from vsync_ros.data.desync import pets
+    from vsync_ros.data.generate import generate_dataset
     root = tmp_path_factory.mktemp('pipeline')
     generate_dataset(root / 'data', CrowdWorldConfig(image_size=(192, 144), seed=3), pets(), n_train=1, n_test=4,
                      progress=False)
@@ -131,7 +132,7 @@ def test_calibration_mismatch_is_refused_clearly(tiny):
         load_pipeline(path, 'cpu', region=region.with_cell(0.1))
     # through the ROS adapter: a RuntimeError carrying the reason
     with pytest.raises(RuntimeError, match='view 1 .cam2. does not match'):
-        api_load_pipeline(str(path), 'cpu', 'counting', moved)
+        open_pipeline(str(path), 'cpu', 'counting', moved)
 
 
 def test_load_errors(tiny, tmp_path):
@@ -149,7 +150,7 @@ def test_load_errors(tiny, tmp_path):
     with pytest.raises(ValueError, match='failover'):
         load_pipeline(ckpts['base'], failover='guess')
     with pytest.raises(RuntimeError, match='does not exist'):
-        api_load_pipeline(str(tmp_path / 'nope.pt'))
+        open_pipeline(str(tmp_path / 'nope.pt'))
 
 
 def test_device_selection_falls_back_to_cpu_with_a_message(tiny):
@@ -178,7 +179,7 @@ def test_failover_fuses_unsynchronized_and_says_so(tiny, caplog):
     expected = evaluate_model(unsynced_model, [sample], CPU)['per_frame'][0]['pred']
     as_trained = evaluate_model(pipe.model, [sample], CPU)['per_frame'][0]['pred']
     assert expected != pytest.approx(as_trained, rel=1e-6)  # the sync module does change the estimate
-    with caplog.at_level(logging.INFO, logger='vsync_ros.pipeline'):
+    with caplog.at_level(logging.INFO, logger='vsync_ros.inference.pipeline'):
         res = pipe.run([None, frames[1], frames[2]], 1)
         res2 = pipe.run([None, frames[1], frames[2]], 1)
         back = pipe.run(frames, 0)
@@ -209,7 +210,7 @@ def test_base_model_failover_needs_no_change(tiny):
 
 
 def _ckpt(path):
-    from vsync_ros.checkpoint import load_checkpoint
+    from vsync_ros.engine.checkpoint import load_checkpoint
     return load_checkpoint(path)
 
 

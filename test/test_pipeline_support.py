@@ -1,7 +1,7 @@
 """Shared helpers of the pipeline / ROS / demo tests (no tests here): tiny real checkpoints made at test time.
 
 The checkpoints are freshly initialised models of the small CPU configuration (``config/train/small.yaml``),
-seeded, saved with ``vsync_ros.checkpoint.save_checkpoint`` exactly as ``vsync-train`` saves them: real
+seeded, saved with ``vsync_ros.engine.checkpoint.save_checkpoint`` exactly as ``vsync-train`` saves them: real
 weights, config and calibration, just untrained. No shipped model is needed.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from vsync_ros.checkpoint import save_checkpoint
-from vsync_ros.config import load_config
+from vsync_ros.engine.checkpoint import save_checkpoint
+from vsync_ros.engine.config import load_config
 from vsync_ros.geometry import Camera, GroundRegion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def make_checkpoint(path: str | Path, method: str = 'cls_epi', cameras: list[Cam
     A fresh motion net outputs an almost zero flow (identity warp); ``flow_bias_px`` sets its output bias to
     random values in +-flow_bias_px feature pixels so that the warping visibly changes the estimate.
     """
-    from vsync_ros.models import build_model
+    from vsync_ros.models.counting.model import build_model
     if cameras is None or region is None:
         cameras, region = plaza_calibration()
     cfg = load_config(SMALL_CONFIG, [f'model.method={method}', *(overrides or [])])

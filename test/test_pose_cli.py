@@ -8,21 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from vsync_ros.checkpoint import load_checkpoint
-from vsync_ros.config import ConfigError
 from vsync_ros.data import cli as synth_cli
 from vsync_ros.data.dataset import SyncDataset
-from vsync_ros.evaluate import main as eval_main
-from vsync_ros.pose_train import (
-    PoseConfig,
-    PoseSamples,
-    config_task,
-    describe_pose_regime,
-    load_pose_config,
-    pose_errors_mm,
-    summarize_pose_rows,
-)
-from vsync_ros.train import main as train_main
+from vsync_ros.engine.checkpoint import load_checkpoint
+from vsync_ros.engine.config import PoseConfig, config_task, load_pose_config
+from vsync_ros.engine.evaluate import main as eval_main
+from vsync_ros.engine.pose_train import PoseSamples, describe_pose_regime, pose_errors_mm, summarize_pose_rows
+from vsync_ros.engine.train import main as train_main
+from vsync_ros.yaml_config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'config' / 'train'
@@ -149,8 +142,8 @@ def test_train_refuses_a_counting_data_set_and_eval_a_mismatched_rig(pose_data, 
 
 
 def test_report_and_figure_from_eval_json(pose_data, tmp_path):
-    from vsync_ros.pose_figures import main as figure_main
-    from vsync_ros.pose_results import main as report_main
+    from vsync_ros.reports.pose_figures import main as figure_main
+    from vsync_ros.reports.pose_results import main as report_main
 
     train, test = pose_data
     ck = tmp_path / 'u.pt'

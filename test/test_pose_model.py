@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from vsync_ros.config import ConfigError
 from vsync_ros.geometry import epipolar_weight_mask
 from vsync_ros.geometry.presets import studio_cameras
 from vsync_ros.models.pose import (
@@ -24,6 +23,7 @@ from vsync_ros.models.pose import (
     volume_grid,
     world_to_voxel,
 )
+from vsync_ros.yaml_config import ConfigError
 
 
 @pytest.fixture(autouse=True, scope='module')

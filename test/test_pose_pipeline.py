@@ -1,4 +1,4 @@
-"""Pose inference pipeline (vsync_ros.pipeline, task 'pose') and the sync node's pose outputs on real rclpy.
+"""Pose inference pipeline (vsync_ros.inference.pipeline, task 'pose') and the sync node's pose outputs on real rclpy.
 
 The checkpoints are untrained tiny pose models written at test time (studio rig, 64x64 input).
 """
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from vsync_ros.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from vsync_ros.engine.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from vsync_ros.engine.config import PoseConfig
 from vsync_ros.geometry.presets import studio_cameras
+from vsync_ros.inference.api import check_result
+from vsync_ros.inference.pipeline import PosePipeline, load_pipeline
 from vsync_ros.models.pose import PoseModelConfig, VolumetricPoseModel
-from vsync_ros.pipeline import PosePipeline, load_pipeline
-from vsync_ros.pose_train import PoseConfig
-from vsync_ros.ros.pipeline_api import check_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def test_checkpoint_round_trip_and_mismatch(pose_ckpt):
     with pytest.raises(CheckpointMismatchError, match='model.volume_size'):
         load_checkpoint(pose_ckpt, tiny_pose_cfg(method='cls_epi', volume_size=24))
     with pytest.raises(CheckpointMismatchError, match='holds a PoseModelConfig'):
-        from vsync_ros.config import ModelConfig
+        from vsync_ros.models.counting.config import ModelConfig
         load_checkpoint(pose_ckpt, ModelConfig())
     with pytest.raises(CheckpointMismatchError, match='camera 0'):
         cams = studio_cameras(64, 64)

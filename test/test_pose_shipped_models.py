@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from vsync_ros.data.cli import main as synth_main
-from vsync_ros.evaluate import main as eval_main
+from vsync_ros.engine.evaluate import main as eval_main
 
 ROOT = Path(__file__).resolve().parents[1]
 FRESH_SEED = 2026

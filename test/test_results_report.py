@@ -2,9 +2,9 @@
 import yaml
 from test_pipeline_support import make_checkpoint
 
-from vsync_ros.data import generate_dataset
 from vsync_ros.data.desync import preset
-from vsync_ros.results import main, markdown_tables, model_card
+from vsync_ros.data.generate import generate_dataset
+from vsync_ros.reports.results import main, markdown_tables, model_card
 
 
 def test_markdown_tables_layout():

@@ -3,14 +3,14 @@ import pytest
 import torch
 from test_pipeline_support import make_checkpoint
 
-from vsync_ros.checkpoint import load_model
-from vsync_ros.data import generate_dataset
 from vsync_ros.data.dataset import SyncDataset
 from vsync_ros.data.desync import preset
-from vsync_ros.evaluate import evaluate_model
-from vsync_ros.pipeline import load_pipeline
-from vsync_ros.ros.bag_write import main as bag_write_main
-from vsync_ros.ros.bags import bag_info, offline_eval
+from vsync_ros.data.generate import generate_dataset
+from vsync_ros.engine.checkpoint import load_model
+from vsync_ros.engine.evaluate import evaluate_model
+from vsync_ros.inference.pipeline import load_pipeline
+from vsync_ros.runtime.bag_write import main as bag_write_main
+from vsync_ros.runtime.bags import bag_info, offline_eval
 
 
 @pytest.fixture(scope='module')

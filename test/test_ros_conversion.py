@@ -7,15 +7,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from vsync_ros.ros.colormap import colorize_density
-from vsync_ros.ros.image_conversion import (
+from vsync_ros.reports.colormap import colorize_density
+from vsync_ros.ros.image_conversion import have_cv_bridge, image_to_rgb, make_image_msg
+from vsync_ros.runtime.images import (
     ImageFormatError,
     check_image,
     fill_image_msg,
     float_image_to_array,
-    have_cv_bridge,
-    image_to_rgb,
-    make_image_msg,
     numpy_image_to_rgb,
 )
 

@@ -8,7 +8,6 @@ import pytest
 
 from vsync_ros.geometry import GroundRegion
 from vsync_ros.ros.diagnostics import ERROR, OK, WARN, node_status, to_diagnostic_array, view_status
-from vsync_ros.ros.frame_store import FrameStore
 from vsync_ros.ros.markers import (
     H36M_BONES,
     build_scene_markers,
@@ -18,8 +17,9 @@ from vsync_ros.ros.markers import (
     region_outline,
     skeleton_segments,
 )
-from vsync_ros.ros.sources import rig
-from vsync_ros.ros.sync_core import CoreStats
+from vsync_ros.runtime.frame_store import FrameStore
+from vsync_ros.runtime.sources import rig
+from vsync_ros.runtime.sync_core import CoreStats
 
 CAMS, REGION = rig('plaza')
 

@@ -12,13 +12,13 @@ from test_ros_support import TEST_REGION, StandingPosePipeline, ros_env, toy_set
 
 from vsync_ros.data.cli import main as synth_main
 from vsync_ros.data.dataset import SyncDataset
-from vsync_ros.evaluate import main as eval_main
-from vsync_ros.pipeline import load_pipeline
+from vsync_ros.engine.evaluate import main as eval_main
+from vsync_ros.inference.pipeline import load_pipeline
 from vsync_ros.ros import bag_eval
-from vsync_ros.ros.bag_metrics import pose_metrics
-from vsync_ros.ros.bag_write import main as bag_write_main
-from vsync_ros.ros.bags import bag_info, offline_eval, read_ground_truth, read_ground_truth_joints, write_bag
-from vsync_ros.ros.sources import desync_profile
+from vsync_ros.runtime.bag_metrics import pose_metrics
+from vsync_ros.runtime.bag_write import main as bag_write_main
+from vsync_ros.runtime.bags import bag_info, offline_eval, read_ground_truth, read_ground_truth_joints, write_bag
+from vsync_ros.runtime.sources import desync_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / 'models' / 'studio_pose_cls_epi.pt'

@@ -18,11 +18,11 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from test_ros_support import RosHarness, real_checkpoint, ros_env, toy_setup, wait_for  # noqa: E402
 
 from vsync_ros.ros import bag_eval  # noqa: E402
-from vsync_ros.ros.bags import offline_eval, write_bag  # noqa: E402
-from vsync_ros.ros.image_conversion import numpy_image_to_rgb  # noqa: E402
 from vsync_ros.ros.replay_node import ReplayNode  # noqa: E402
-from vsync_ros.ros.sources import desync_profile, schedule  # noqa: E402
 from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns  # noqa: E402
+from vsync_ros.runtime.bags import offline_eval, write_bag  # noqa: E402
+from vsync_ros.runtime.images import numpy_image_to_rgb  # noqa: E402
+from vsync_ros.runtime.sources import desync_profile, schedule  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 58
@@ -158,7 +158,7 @@ def test_replay_node_publishes_joint_ground_truth_for_a_pose_world(ros):
     from geometry_msgs.msg import PoseArray
 
     from vsync_ros.ros.joint_messages import pose_array_to_joints
-    from vsync_ros.ros.sources import make_source
+    from vsync_ros.runtime.sources import make_source
     source = make_source('world', 'studio', seed=4, n_people=1, image_scale=0.25)
     rep = ReplayNode(source, context=ros.context, node_name='pose_replay', parameter_overrides=[
         Parameter('rate_hz', value=5.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=1.0),

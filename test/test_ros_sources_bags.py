@@ -10,9 +10,17 @@ import pytest
 from test_ros_support import TEST_REGION, toy_setup
 
 from vsync_ros.ros import bag_eval
-from vsync_ros.ros.bags import bag_info, count_metrics, iter_raw, offline_eval, read_ground_truth, typestore, write_bag
-from vsync_ros.ros.image_conversion import float_image_to_array, numpy_image_to_rgb
-from vsync_ros.ros.sources import (
+from vsync_ros.runtime.bags import (
+    bag_info,
+    count_metrics,
+    iter_raw,
+    offline_eval,
+    read_ground_truth,
+    typestore,
+    write_bag,
+)
+from vsync_ros.runtime.images import float_image_to_array, numpy_image_to_rgb
+from vsync_ros.runtime.sources import (
     DatasetSource,
     DesyncProfile,
     ToyWorld,

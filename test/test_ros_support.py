@@ -1,6 +1,6 @@
 """Shared helpers of the ROS tests (no tests here).
 
-The integration tests run the real inference pipeline (``vsync_ros.pipeline``) on a checkpoint made at
+The integration tests run the real inference pipeline (``vsync_ros.inference.pipeline``) on a checkpoint made at
 test time (:func:`real_pipeline`: an untrained small CLS-epi model for the half-size plaza rig, see
 ``test_pipeline_support``), wrapped in :class:`Recording` to see which views and reference each call got.
 
@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from vsync_ros.geometry import Camera, GroundRegion
-from vsync_ros.ros.pipeline_api import PipelineResult
-from vsync_ros.ros.sources import ToyWorld, gaussian_ground_density, rig
+from vsync_ros.inference.api import PipelineResult
+from vsync_ros.runtime.sources import ToyWorld, gaussian_ground_density, rig
 
 TEST_REGION = GroundRegion(0.0, 0.0, 20.0, 24.0, 0.4)
 
@@ -128,10 +128,10 @@ def real_checkpoint(path, method: str = 'cls_epi', image_scale: float = 0.5):
 
 
 def real_pipeline(path, method: str = 'cls_epi'):
-    """``vsync_ros.pipeline.load_pipeline`` on a fresh :func:`real_checkpoint` at ``path`` (CPU)."""
+    """``vsync_ros.inference.pipeline.load_pipeline`` on a fresh :func:`real_checkpoint` at ``path`` (CPU)."""
     import torch
 
-    from vsync_ros.pipeline import load_pipeline
+    from vsync_ros.inference.pipeline import load_pipeline
     torch.set_num_threads(1)
     return load_pipeline(real_checkpoint(path, method), device='cpu')
 

@@ -34,8 +34,8 @@ from test_ros_support import (  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
-from vsync_ros.ros.messages import camera_info_fields  # noqa: E402
 from vsync_ros.ros.sync_node import SyncNode, ns_to_stamp, stamp_to_ns  # noqa: E402
+from vsync_ros.runtime.messages import camera_info_fields  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 57
@@ -52,7 +52,7 @@ def ros():
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
-    """The real pipeline (vsync_ros.pipeline) on an untrained small CLS-epi checkpoint for the toy rig."""
+    """The real pipeline (vsync_ros.inference.pipeline) on an untrained small CLS-epi checkpoint for the toy rig."""
     return real_pipeline(tmp_path_factory.mktemp('sync_node') / 'cls_epi.pt')
 
 
@@ -436,7 +436,7 @@ def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():
     from test_ros_support import StandingPosePipeline
     from visualization_msgs.msg import Marker
 
-    from vsync_ros.ros.sources import ToyWorld, rig
+    from vsync_ros.runtime.sources import ToyWorld, rig
 
     cams, region = rig('studio')
     world = ToyWorld(cams, region, n_people=2, seed=1, speed_mps=0.5)

@@ -6,7 +6,7 @@ import threading
 import pytest
 from test_ros_support import wait_for
 
-from vsync_ros.ros.work_thread import WorkThread
+from vsync_ros.runtime.work_thread import WorkThread
 
 
 def test_requests_made_while_busy_coalesce_into_one_more_run():

@@ -1,4 +1,12 @@
-"""ROS-free camera geometry: calibrated cameras, ground-plane grids, epipolar geometry."""
+"""Geometry layer.
+
+Calibrated cameras (ROS camera_info YAML + extrinsics), projection, ground-plane grids, fundamental
+matrices and epipolar weight masks, calibration comparison, the built-in rigs.
+
+Pure NumPy / OpenCV functions; pixels for image coordinates, metres for the world (z up, ground z = 0).
+May import: numpy, opencv, yaml and the base modules (vsync_ros.paths, vsync_ros.yaml_config); nothing
+else of vsync_ros.
+"""
 from vsync_ros.geometry.camera import CalibrationError, Camera, load_cameras
 from vsync_ros.geometry.epipolar import (
     EpipolarMaskCache,

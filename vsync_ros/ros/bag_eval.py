@@ -7,7 +7,7 @@ CDR bytes with their recorded relative timing, scaled by ``--rate``) into a ``Sy
 model; the estimates (``~/count_stamped``, or ``~/joints`` for pose) are matched by stamp with the bag's
 ground truth. The task is the bag's (metadata ``vsync.task``) unless ``--task`` says otherwise.
 Offline (``--offline``): the bag is read in code and fed to the same frame logic with the log time as
-the clock (deterministic; see :func:`vsync_ros.ros.bags.offline_eval`).
+the clock (deterministic; see :func:`vsync_ros.runtime.bags.offline_eval`).
 
 Writes a JSON report (``--json``, default ``<bag>_eval_<online|offline>.json``) and prints a summary.
 """
@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 from vsync_ros import paths
-from vsync_ros.ros.bag_metrics import summary_line
-from vsync_ros.ros.bags import IMAGE_TYPE, INFO_TYPE, bag_info, ground_truth_and_metrics, iter_raw, offline_eval
-from vsync_ros.ros.pipeline_api import FramePipeline, load_pipeline
+from vsync_ros.inference.api import FramePipeline
+from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.runtime.bag_metrics import summary_line
+from vsync_ros.runtime.bags import IMAGE_TYPE, INFO_TYPE, bag_info, ground_truth_and_metrics, iter_raw, offline_eval
 
 
 def _progress_bar(total: int | None, enabled: bool, desc: str):
@@ -148,7 +149,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
         rclpy.try_shutdown(context=ctx)
         if spinner is not None:
             spinner.join(timeout=5.0)
-    from vsync_ros.ros.bags import view_summary
+    from vsync_ros.runtime.bags import view_summary
     with lock:
         report = metrics(dict(preds), gts)
     report.update(mode='online', bag=str(bag), rate=rate, mean_inference_ms=stats.mean_inference_ms,
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -
     if pipeline is None:
         ckpt = str(paths.resolve(args.checkpoint)) if args.checkpoint else str(paths.default_checkpoint(task))
         try:
-            pipeline = load_pipeline(ckpt, device=args.device, task=task)
+            pipeline = open_pipeline(ckpt, device=args.device, task=task)
         except RuntimeError as exc:
             print(f'vsync-bag-eval: {exc}', file=sys.stderr)
             return 1

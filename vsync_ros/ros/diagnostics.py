@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from vsync_ros.ros.frame_store import ViewState
-from vsync_ros.ros.sync_core import CoreStats
+from vsync_ros.runtime.frame_store import ViewState
+from vsync_ros.runtime.sync_core import CoreStats
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3  # diagnostic_msgs/DiagnosticStatus levels
 RECENT_ERROR_S = 5.0

@@ -9,7 +9,7 @@ import numpy as np
 from geometry_msgs.msg import Pose, PoseArray
 from std_msgs.msg import Header
 
-from vsync_ros.ros.messages import joint_positions, positions_to_joints
+from vsync_ros.runtime.messages import joint_positions, positions_to_joints
 
 
 def joints_to_pose_array(joints, header: Header) -> PoseArray:

@@ -2,7 +2,7 @@
 
 Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camera>/camera_info``
 (sensor_msgs/CameraInfo) with the latency, jitter, drops and content offsets of a desync profile (see
-:mod:`vsync_ros.ros.sources`), and at every reference time ``ground_truth/count``
+:mod:`vsync_ros.runtime.sources`), and at every reference time ``ground_truth/count``
 (geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
 (sensor_msgs/Image 32FC1), plus ``ground_truth/joints`` (geometry_msgs/PoseArray, the sync node's ``~/joints``
 layout) for sources with 3D joints (pose worlds and data sets), all in the node's namespace. Camera
@@ -28,7 +28,8 @@ from std_msgs.msg import Header
 
 from vsync_ros.ros.image_conversion import make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
-from vsync_ros.ros.messages import (
+from vsync_ros.ros.sync_node import ns_to_stamp
+from vsync_ros.runtime.messages import (
     GT_COUNT_TOPIC,
     GT_DENSITY_TOPIC,
     GT_JOINTS_TOPIC,
@@ -38,7 +39,7 @@ from vsync_ros.ros.messages import (
     encode_rgb,
     topic_for,
 )
-from vsync_ros.ros.sources import (
+from vsync_ros.runtime.sources import (
     DATASET_FRAMES,
     PRESETS,
     SOURCES,
@@ -47,7 +48,6 @@ from vsync_ros.ros.sources import (
     make_source,
     schedule,
 )
-from vsync_ros.ros.sync_node import ns_to_stamp
 
 _S, _D, _I, _B = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
                   ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_BOOL)

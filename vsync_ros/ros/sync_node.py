@@ -16,7 +16,7 @@ Publishes (stamped with the reference frame's stamp, frame ``output_frame_id``):
     ~/markers          visualization_msgs/MarkerArray, camera frusta and ground region (transient local)
     ~/diagnostics      diagnostic_msgs/DiagnosticArray (remap to /diagnostics for the aggregator)
 
-Fault behaviour is documented in :mod:`vsync_ros.ros.sync_core`. The ROS-free logic lives in
+Fault behaviour is documented in :mod:`vsync_ros.runtime.sync_core`. The ROS-free logic lives in
 ``SyncCore`` / ``FrameStore``; this module only wires it to rclpy.
 
 A missing checkpoint file does not stop the node: it logs an error saying where it looked and how to get
@@ -52,16 +52,18 @@ from visualization_msgs.msg import MarkerArray
 
 from vsync_ros import paths
 from vsync_ros.geometry import CalibrationError
-from vsync_ros.ros.calibration_check import check_camera_info, load_and_check
-from vsync_ros.ros.colormap import COLORMAPS, colorize_density
+from vsync_ros.inference.api import TASKS, FramePipeline
+from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.reports.colormap import COLORMAPS, colorize_density
 from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
-from vsync_ros.ros.frame_store import FrameStore
-from vsync_ros.ros.image_conversion import check_image, image_to_rgb, make_image_msg
+from vsync_ros.ros.image_conversion import image_to_rgb, make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
-from vsync_ros.ros.pipeline_api import TASKS, FramePipeline, load_pipeline
-from vsync_ros.ros.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
-from vsync_ros.ros.work_thread import WorkThread
+from vsync_ros.runtime.calibration_check import check_camera_info, load_and_check
+from vsync_ros.runtime.frame_store import FrameStore
+from vsync_ros.runtime.images import check_image
+from vsync_ros.runtime.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
+from vsync_ros.runtime.work_thread import WorkThread
 
 DEVICE_RE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 BACKENDS = ('auto', 'numpy', 'cv_bridge')
@@ -376,7 +378,7 @@ class SyncNode(Node):
             except CalibrationError as exc:
                 self.get_logger().error(f'calibration files not usable, loading the model with its own: {exc}')
         self.get_logger().info(f'loading {ckpt} on device {p["device"]}')
-        return load_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
+        return open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
                              tolerance_px=float(p['calibration_tolerance_px']))
 
     def _check_calibration_files(self, files: list[str]) -> None:
@@ -536,7 +538,7 @@ class SyncNode(Node):
 def main(args=None) -> int:
     """Entry point of the ``sync_node`` executable."""
     # the node logs the pipeline's warnings itself (device fall-back, fail-over notes) through rclpy
-    logging.getLogger('vsync_ros.pipeline').setLevel(logging.ERROR)
+    logging.getLogger('vsync_ros.inference.pipeline').setLevel(logging.ERROR)
     rclpy.init(args=args)
     try:
         node = SyncNode()

@@ -1,6 +1,7 @@
 """Readers for the published layouts of PETS2009, CityStreet (MVMS / TNNLS) and Human3.6M (learnable triangulation).
 
 Each returns samples with the keys of :class:`vsync_ros.data.dataset.SyncDataset`.
+May import: the rest of the data layer, geometry, the base modules.
 """
 from vsync_ros.data.readers.citystreet import CITYSTREET_REGION, CityStreetDataset, CityStreetSequence
 from vsync_ros.data.readers.common import ArrayFile, DesyncFrameDataset, MissingDependencyError

@@ -2,6 +2,7 @@
 
 ROS-free. Entry points: :class:`VolumetricPoseModel` (``forward`` / ``loss`` / ``predict``),
 :class:`PoseModelConfig`, :class:`PoseLossConfig`; geometry helpers (unprojection, soft-argmax, DLT).
+May import: models.sync, geometry, data, the base modules, torch (models layer).
 """
 from vsync_ros.models.pose.backbone import PoseBackbone
 from vsync_ros.models.pose.config import (

@@ -1,6 +1,6 @@
 """Configuration of the volumetric multi-view 3D pose model and its losses.
 
-Same conventions as :mod:`vsync_ros.config` (dataclasses, :class:`~vsync_ros.config.ConfigError`
+Same conventions as :mod:`vsync_ros.yaml_config` (dataclasses, :class:`~vsync_ros.yaml_config.ConfigError`
 naming the bad key). Defaults are the CPU budget configuration: 4 views at 160 x 160, stride-4
 features (40 x 40), a 32^3 volume over a 2.5 m cube.
 """
@@ -9,15 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from vsync_ros.config import ConfigError, _section_from_dict
+from vsync_ros.yaml_config import ConfigError, choice, section_from_dict
 
 POSE_METHODS = ('base', 'cls_cat', 'cls_cor', 'cls_epi')
 ROOT_SOURCES = ('dlt', 'gt')
-
-
-def _choice(key: str, value, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f'{key} must be one of {list(allowed)}, got {value!r}')
 
 
 @dataclass
@@ -49,7 +44,7 @@ class PoseModelConfig:
             motion net; must contain 2. Levels below get the upsampled flow (CameraLevelSync).
         flow_width, flow_kernel, flow_activation: motion-net settings (Table I scaled by flow_width).
         corr_rescale, epipolar_sigma, epipolar_kernel, epipolar_sigma_in_feature_px: matching settings
-            (see :class:`vsync_ros.config.ModelConfig`).
+            (see :class:`vsync_ros.models.counting.config.ModelConfig`).
         share_flow_views: one motion net per level for all view pairs (else one per pair slot).
     """
 
@@ -82,12 +77,12 @@ class PoseModelConfig:
 
     def validate(self) -> PoseModelConfig:
         """Raise :class:`ConfigError` naming the first invalid field; returns self."""
-        _choice('model.method', self.method, POSE_METHODS)
-        _choice('model.aggregation', self.aggregation, ('softmax', 'mean'))
-        _choice('model.norm', self.norm, ('batch', 'group'))
-        _choice('model.root_source', self.root_source, ROOT_SOURCES)
-        _choice('model.flow_activation', self.flow_activation, ('relu', 'leaky_relu', 'tanh'))
-        _choice('model.epipolar_kernel', self.epipolar_kernel, ('gauss', 'laplace'))
+        choice('model.method', self.method, POSE_METHODS)
+        choice('model.aggregation', self.aggregation, ('softmax', 'mean'))
+        choice('model.norm', self.norm, ('batch', 'group'))
+        choice('model.root_source', self.root_source, ROOT_SOURCES)
+        choice('model.flow_activation', self.flow_activation, ('relu', 'leaky_relu', 'tanh'))
+        choice('model.epipolar_kernel', self.epipolar_kernel, ('gauss', 'laplace'))
         if self.image_height % 16 or self.image_width % 16 or min(self.image_height, self.image_width) <= 0:
             raise ConfigError(f'model.image_height/image_width must be positive multiples of 16, '
                               f'got {self.image_height}x{self.image_width}')
@@ -160,7 +155,7 @@ class PoseLossConfig:
 
     def validate(self) -> PoseLossConfig:
         """Raise :class:`ConfigError` naming the first invalid field; returns self."""
-        _choice('loss.sync_loss', self.sync_loss, ('warp', 'sim', 'none'))
+        choice('loss.sync_loss', self.sync_loss, ('warp', 'sim', 'none'))
         for name in ('pose_scale', 'ce_weight', 'heatmap_weight', 'gamma'):
             if getattr(self, name) < 0:
                 raise ConfigError(f'loss.{name} must be >= 0, got {getattr(self, name)}')
@@ -171,12 +166,12 @@ class PoseLossConfig:
 
 def pose_model_config_from_dict(data: dict | None) -> PoseModelConfig:
     """Build and validate a :class:`PoseModelConfig` (unknown keys raise ConfigError)."""
-    return _section_from_dict(PoseModelConfig, data or {}, 'model').validate()
+    return section_from_dict(PoseModelConfig, data or {}, 'model').validate()
 
 
 def pose_loss_config_from_dict(data: dict | None) -> PoseLossConfig:
     """Build and validate a :class:`PoseLossConfig`."""
-    return _section_from_dict(PoseLossConfig, data or {}, 'loss').validate()
+    return section_from_dict(PoseLossConfig, data or {}, 'loss').validate()
 
 
 def as_dict(cfg) -> dict:

@@ -4,7 +4,7 @@ Forward pass for B samples of V views (paper Sec. IV-D):
 
 1. 2D backbone per view -> joint heatmaps and stride-4 features (B, V, C, H/4, W/4);
 2. reference view per sample = first valid view (view 0, or view 1 when view 0's frame is missing);
-3. 'cls_*' methods: the counting model's :class:`~vsync_ros.models.sync.CameraLevelSync` (matching
+3. 'cls_*' methods: the counting model's :class:`~vsync_ros.models.sync.camera_level.CameraLevelSync` (matching
    + coarse-to-fine motion nets) predicts a flow from the reference to each other view, and the
    other views' stride-4 features are backward-warped to the reference time;
 4. cube of ``cube_side_m`` around the root: ground truth + jitter in training; at evaluation DLT
@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from vsync_ros.geometry import Camera, epipolar_weight_mask
-from vsync_ros.models.matching import ConcatMatching, CorrelationMatching
 from vsync_ros.models.pose.backbone import PoseBackbone
 from vsync_ros.models.pose.config import PoseLossConfig, PoseModelConfig
 from vsync_ros.models.pose.geometry import (
@@ -44,8 +43,9 @@ from vsync_ros.models.pose.losses import (
     volumetric_ce,
 )
 from vsync_ros.models.pose.v2v import V2VNet
-from vsync_ros.models.sync import CameraLevelSync
-from vsync_ros.models.warp import warp
+from vsync_ros.models.sync.camera_level import CameraLevelSync
+from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
+from vsync_ros.models.sync.warp import warp
 
 FEATURE_STRIDE = 4
 FALLBACK_ROOT_M = (0.0, 0.0, 0.9)

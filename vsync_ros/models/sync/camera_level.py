@@ -1,0 +1,119 @@
+"""View synchronization modules: multi-scale camera-level sync (CLS) and scene-level sync (SLS)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from vsync_ros.models.sync.motion import MotionNet
+from vsync_ros.models.sync.warp import upsample_features, upsample_flow, warp
+
+
+class CameraLevelSync(nn.Module):
+    """Coarse-to-fine camera-view flow for each non-reference view (paper Sec. III-B, Fig. 4).
+
+    For view i and levels from coarsest to finest (level k has stride 4 * 2**k):
+
+    * coarsest matched level: ``w = net(match(f_ref, f_i))``;
+    * finer matched level: ``w_k = up(w_{k+1}) + net(match(f_ref, f_i) - match(up(g_ref), up(g_i)))``
+      where g are the features of the previous matched level upsampled to level k (the correlation
+      difference of Fig. 4, computed with level k's epipolar weights);
+    * level without matching: ``w_k = up(w_{k+1})``.
+
+    ``up`` is bilinear and multiplies pixel flow by 2 per octave. Flows are in feature pixels of
+    their level (channel 0 = x, 1 = y) and defined on view i's grid.
+
+    Args:
+        matching: a module from :mod:`vsync_ros.models.sync.matching`.
+        level_hw: feature size (H_k, W_k) of every pyramid level, finest first.
+        corr_levels: levels with matching + motion net (contains the coarsest).
+        num_pairs: non-reference views V - 1. shared_pairs: one net per level for all pairs.
+        width_factor, kernel, activation: motion-net settings (Table I).
+    """
+
+    def __init__(self, matching: nn.Module, level_hw: Sequence[tuple[int, int]],
+                 corr_levels: Sequence[int], num_pairs: int, shared_pairs: bool = False, width_factor: float = 1.0,
+                 kernel: int = 5, activation: str = 'relu'):
+        super().__init__()
+        self.matching = matching
+        self.level_hw = [tuple(hw) for hw in level_hw]
+        self.corr_levels = sorted(set(corr_levels), reverse=True)
+        self.num_pairs = num_pairs
+        self.shared_pairs = shared_pairs
+        n_nets = 1 if shared_pairs else num_pairs
+        self.nets = nn.ModuleList([
+            nn.ModuleDict({str(k): MotionNet(matching.out_channels(self.level_hw[k]), width_factor, kernel,
+                                             activation) for k in self.corr_levels})
+            for _ in range(n_nets)])
+
+    def net(self, pair: int, level: int) -> MotionNet:
+        """Motion net of view pair ``pair`` (0 = view 1) at ``level``."""
+        return self.nets[0 if self.shared_pairs else pair][str(level)]
+
+    def forward(self, feats: Mapping[int, torch.Tensor]) -> list[torch.Tensor]:
+        """Flow features per matched level k: (B, V, C, H_k, W_k), view 0 = reference.
+
+        Returns:
+            flows per level, finest first: list over k of (B, V-1, 2, H_k, W_k) in level-k feature pixels.
+        """
+        num_levels = len(self.level_hw)
+        per_pair: list[list[torch.Tensor]] = []
+        for pair in range(self.num_pairs):
+            view = pair + 1
+            flows: dict[int, torch.Tensor] = {}
+            flow = None
+            prev = None  # (ref, other) features of the previous matched level
+            for k in range(num_levels - 1, -1, -1):
+                hw = self.level_hw[k]
+                flow_up = upsample_flow(flow, hw) if flow is not None else None
+                if k in self.corr_levels:
+                    f_ref, f_oth = feats[k][:, 0], feats[k][:, view]
+                    m = self.matching(f_ref, f_oth, pair, k)
+                    if prev is not None:
+                        m = m - self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
+                                              pair, k)
+                    residual = self.net(pair, k)(m)
+                    flow = residual if flow_up is None else flow_up + residual
+                    prev = (f_ref, f_oth)
+                else:
+                    flow = flow_up
+                flows[k] = flow
+            per_pair.append([flows[k] for k in range(num_levels)])
+        return [torch.stack([per_pair[p][k] for p in range(self.num_pairs)], dim=1) for k in range(num_levels)]
+
+
+class SceneLevelSync(nn.Module):
+    """Scene-level sync (paper Sec. III-A): flow on the ground plane from [P_ref, P_i].
+
+    The reference and view-i projected features are concatenated (2C channels), a motion net predicts
+    a flow in ground-plane cells, and P_i is backward-warped and multiplied by view i's GP visibility.
+    """
+
+    def __init__(self, feat_channels: int, num_pairs: int, shared_pairs: bool = False, width_factor: float = 1.0,
+                 kernel: int = 5, activation: str = 'relu'):
+        super().__init__()
+        self.num_pairs = num_pairs
+        self.shared_pairs = shared_pairs
+        n_nets = 1 if shared_pairs else num_pairs
+        self.nets = nn.ModuleList([MotionNet(2 * feat_channels, width_factor, kernel, activation)
+                                   for _ in range(n_nets)])
+
+    def forward(self, proj: torch.Tensor, gp_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sync projected views.
+
+        Args:
+            proj: (B, V, C, rows, cols) projected features, view 0 = reference.
+            gp_mask: (V, 1, rows, cols) ground-plane visibility of each view.
+
+        Returns:
+            warped (B, V-1, C, rows, cols) and flows (B, V-1, 2, rows, cols) in GP cells.
+        """
+        warped, flows = [], []
+        for pair in range(self.num_pairs):
+            view = pair + 1
+            net = self.nets[0 if self.shared_pairs else pair]
+            flow = net(torch.cat([proj[:, 0], proj[:, view]], dim=1))
+            warped.append(warp(proj[:, view], flow, gp_mask[view].unsqueeze(0)))
+            flows.append(flow)
+        return torch.stack(warped, dim=1), torch.stack(flows, dim=1)

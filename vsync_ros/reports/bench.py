@@ -1,0 +1,210 @@
+"""``vsync-bench``: inference (and optionally training-step) time and peak memory per method.
+
+Each method runs in its own child process so the peak memory is its own. Inference = one forward
+pass on one frame set (batch 1, all views) in eval mode without gradients; the median over
+``--iters`` runs after ``--warmup`` runs is reported. Peak memory is the process's peak resident set
+(CPU; reset before the timed runs where Linux allows it) or ``torch.cuda.max_memory_allocated`` (CUDA).
+``--train-step`` also times one training step (forward + backward + optimiser step, batch 1, with the
+method's default sync loss: l_W with synchronized targets).
+
+Example::
+
+    vsync-bench                                  # shipped small config, CPU (and CUDA when present)
+    vsync-bench --config config/train/paper.yaml --device cuda --train-step
+"""
+from __future__ import annotations
+
+import os
+
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning threads make
+# torch 5-10x slower as soon as another process runs. Set before torch loads; OMP_WAIT_POLICY=ACTIVE
+# in the environment restores the default.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import argparse
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+METHODS = ('base', 'sls', 'cls_cat', 'cls_cor', 'cls_epi')
+DEFAULT_CONFIG = 'config/train/small.yaml'
+
+
+def _default_config() -> Path:
+    """The shipped small config: from the source tree, else from the installed share/ folder."""
+    here = Path(__file__).resolve().parents[1] / DEFAULT_CONFIG
+    if here.is_file():
+        return here
+    share = Path(sys.prefix) / 'share' / 'vsync_ros' / DEFAULT_CONFIG
+    return share if share.is_file() else Path(DEFAULT_CONFIG)
+
+
+def _rss_peak_mb() -> float:
+    """Peak resident set of this process in MB (VmHWM, else ru_maxrss)."""
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _reset_rss_peak() -> bool:
+    """Reset VmHWM (Linux ``clear_refs`` 5); False when not possible."""
+    try:
+        Path('/proc/self/clear_refs').write_text('5')
+        return True
+    except OSError:
+        return False
+
+
+def _bench_one(method: str, config_path: str, overrides: list[str], device_name: str, warmup: int, iters: int,
+               threads: int, train_step: bool, queue) -> None:
+    """Child process body: build one model, time it, put a result dict on ``queue``."""
+    try:
+        from vsync_ros.engine.config import load_config
+        from vsync_ros.geometry.presets import PLAZA_REGION, plaza_cameras
+        from vsync_ros.models.counting.config import LossConfig
+        from vsync_ros.models.counting.losses import compute_losses
+        from vsync_ros.models.counting.model import build_model
+        from vsync_ros.models.counting.random_inputs import random_batch
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        cfg = load_config(config_path, list(overrides) + [f'model.method={method}'])
+        cell = cfg.data.gp_cell_m or 0.4
+        region = PLAZA_REGION.with_cell(cell)
+        cams = plaza_cameras(cfg.model.image_width, cfg.model.image_height)
+        device = torch.device(device_name)
+        torch.manual_seed(0)
+        t0 = time.perf_counter()
+        model = build_model(cfg.model, cams, region).to(device)
+        build_s = time.perf_counter() - t0
+        batch = {k: v.to(device) for k, v in random_batch(cfg.model, region, len(cams)).items()}
+        infer = {'images': batch['images'], 'view_valid': batch['view_valid']}
+
+        def sync() -> None:
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+
+        model.eval()
+        with torch.no_grad():
+            for _ in range(warmup):
+                model(infer, with_sync_targets=False)
+            sync()
+            if device.type == 'cuda':
+                torch.cuda.reset_peak_memory_stats()
+            reset = _reset_rss_peak()
+            times = []
+            for _ in range(iters):
+                s = time.perf_counter()
+                model(infer, with_sync_targets=False)
+                sync()
+                times.append(time.perf_counter() - s)
+        peak = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == 'cuda' else _rss_peak_mb())
+        result = {'method': method, 'device': device_name, 'infer_ms': 1000 * statistics.median(times),
+                  'peak_mb': peak, 'peak_reset': reset or device.type == 'cuda', 'build_s': build_s,
+                  'params_m': sum(p.numel() for p in model.parameters()) / 1e6}
+        if train_step:
+            model.train()
+            loss_cfg = LossConfig(sync_loss='warp' if method != 'base' else 'none', gamma=1.0)
+            opt = torch.optim.Adam(model.parameters(), 1e-4)
+            steps = []
+            for i in range(warmup + iters):
+                s = time.perf_counter()
+                out = model(batch, with_sync_targets=method != 'base')
+                loss = compute_losses(out, batch, loss_cfg, cfg.model.density_scale)['total']
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sync()
+                if i >= warmup:
+                    steps.append(time.perf_counter() - s)
+            result['train_step_ms'] = 1000 * statistics.median(steps)
+        queue.put(result)
+    except Exception as exc:  # reported by the parent
+        queue.put({'method': method, 'device': device_name, 'error': f'{type(exc).__name__}: {exc}'})
+
+
+def run_bench(config: str, methods: list[str], devices: list[str], warmup: int, iters: int, threads: int,
+              train_step: bool, overrides: list[str] | None = None, timeout_s: float = 1800) -> list[dict]:
+    """Benchmark every (device, method) in a fresh child process; returns the result dicts."""
+    ctx = mp.get_context('spawn')
+    results = []
+    for device in devices:
+        for method in methods:
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_bench_one, args=(method, config, overrides or [], device, warmup, iters,
+                                                        threads, train_step, queue))
+            proc.start()
+            try:
+                results.append(queue.get(timeout=timeout_s))
+            except Exception:
+                results.append({'method': method, 'device': device, 'error': 'timed out'})
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+    return results
+
+
+def markdown_table(results: list[dict], train_step: bool) -> str:
+    """Results as a Markdown table."""
+    head = ['method', 'device', 'params (M)', 'inference ms (median)', 'peak memory (MB)']
+    if train_step:
+        head.append('train step ms (median)')
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in results:
+        if 'error' in r:
+            lines.append(f'| {r["method"]} | {r["device"]} | error: {r["error"]} |' + ' |' * (len(head) - 3))
+            continue
+        peak = f'{r["peak_mb"]:.0f}' + ('' if r['peak_reset'] else ' (process peak)')
+        row = [r['method'], r['device'], f'{r["params_m"]:.2f}', f'{r["infer_ms"]:.1f}', peak]
+        if train_step:
+            row.append(f'{r.get("train_step_ms", float("nan")):.0f}')
+        lines.append('| ' + ' | '.join(row) + ' |')
+    return '\n'.join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog='vsync-bench', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--config', default=None, help=f'training config to benchmark (default {DEFAULT_CONFIG})')
+    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
+                   help="'auto' = CPU, plus CUDA when available")
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--iters', type=int, default=10)
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
+    p.add_argument('--train-step', action='store_true', help='also time a training step (with l_W)')
+    p.add_argument('overrides', nargs='*', help='section.key=value config overrides')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``vsync-bench``."""
+    args = build_parser().parse_args(argv)
+    config = args.config or str(_default_config())
+    if args.device == 'auto':
+        devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    else:
+        devices = [args.device]
+    results = run_bench(config, args.methods, devices, args.warmup, args.iters, args.threads, args.train_step,
+                        args.overrides)
+    threads = args.threads or torch.get_num_threads()
+    print(f'vsync-bench: {config}, batch 1, {args.warmup} warm-up + {args.iters} timed runs, '
+          f'{threads} CPU threads, torch {torch.__version__}, {platform.processor() or platform.machine()}, '
+          f'{os.cpu_count()} CPUs\n')
+    print(markdown_table(results, args.train_step))
+    return 1 if any('error' in r for r in results) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,520 @@
+"""``vsync-demo`` / ``make demo``: unsynchronized synthetic cameras -> sync nodes -> counts vs ground truth.
+
+What runs (one process, real rclpy topics, no launch needed):
+
+* the synthetic plaza (:class:`vsync_ros.data.crowd_world.CrowdWorld`, three calibrated cameras) rendered
+  at the models' input size, desynchronized like PETS2009: 7 fps, every non-reference camera shows the
+  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.sources`);
+* one camera publisher node (``sensor_msgs/Image`` + ``CameraInfo`` per camera on ``/vsync_demo/camN/...``);
+* one ``sync_node`` per checkpoint (default BaseU and CLS-epi, ``models/plaza_base_u.pt`` and
+  ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and publishing ``~/density``
+  and ``~/count_stamped``; a probe node collects the outputs.
+
+Frames are paced: for each reference time the other cameras' frames are published first, then the
+reference frame (which triggers inference), and the demo waits for every node's estimate stamped with
+that reference frame, so every model sees exactly the same frames whatever the CPU speed.
+
+Outputs in ``--out`` (default ``out/demo``): ``frame_NNN.png`` (camera images with their offsets, GT and
+estimated density maps side by side), ``counts.png`` (count per frame), ``summary.json`` (per-frame counts,
+MAE / NAE per model, timing). Prints per-frame counts and the MAE of each model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vsync_ros import paths
+
+DEFAULT_MODELS = (('BaseU', 'plaza_base_u.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
+KNOWN_LABELS = {'plaza_base_s': 'BaseS', 'plaza_base_su': 'BaseSU', 'plaza_base_u': 'BaseU',
+                'plaza_cls_cor': 'CLS-cor', 'plaza_cls_epi': 'CLS-epi', 'plaza_cls_cat': 'CLS-cat',
+                'plaza_sls': 'SLS'}
+TOPIC_PREFIX = '/vsync_demo'
+START_NS = 1_700_000_000 * 10**9
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run (missing checkpoints, mismatched models, ROS failure); the message says why."""
+
+
+@dataclass
+class ModelSpec:
+    """A checkpoint to run: display ``label`` and resolved ``path``."""
+
+    label: str
+    path: Path
+
+
+@dataclass
+class FrameRecord:
+    """One reference frame of the demo (times in seconds, stamps in ns)."""
+
+    k: int
+    stamp_ns: int
+    time_s: float
+    offsets_s: list[float]
+    gt: float
+    preds: dict[str, float] = field(default_factory=dict)
+    inference_ms: dict[str, float] = field(default_factory=dict)
+    image: str = ''
+
+
+# ---------------------------------------------------------------------------------------- checkpoints
+def _label_for(path: Path) -> str:
+    return KNOWN_LABELS.get(path.stem, path.stem)
+
+
+def parse_checkpoints(specs: list[str] | None) -> list[ModelSpec]:
+    """``LABEL=PATH`` or ``PATH`` entries (default: the shipped BaseU and CLS-epi) -> resolved specs."""
+    if not specs:
+        return [ModelSpec(label, paths.resolve(f'package://{paths.PACKAGE}/models/{name}'))
+                for label, name in DEFAULT_MODELS]
+    out = []
+    for spec in specs:
+        label, sep, raw = spec.partition('=')
+        if not sep:
+            label, raw = '', spec
+        path = paths.resolve(raw)
+        out.append(ModelSpec(label or _label_for(path), path))
+    labels = [m.label for m in out]
+    if len(set(labels)) != len(labels):
+        raise DemoError(f'model labels must be distinct, got {labels} (use LABEL=PATH)')
+    return out
+
+
+def missing_checkpoint_help(missing: list[ModelSpec]) -> str:
+    """Error text for checkpoints that do not exist, with the commands that make them."""
+    lines = ['missing checkpoint(s):']
+    lines += [f'  {m.label}: {m.path}' for m in missing]
+    lines.append('Train them on the synthetic plaza (README: Training), e.g.:')
+    lines.append('  vsync-synth data/plaza                     # training data (192x144, PETS-like desync)')
+    for m in missing:
+        config = f'config/train/small_{m.path.stem.removeprefix("plaza_")}.yaml'
+        if not (paths.share_dir() / config).is_file():
+            config = 'config/train/small_<method>.yaml'
+        lines.append(f'  vsync-train --config {config} data.root=data/plaza train.out={m.path}')
+    lines.append('or run other checkpoints: vsync-demo --checkpoints LABEL=PATH [LABEL=PATH ...]')
+    return '\n'.join(lines)
+
+
+def load_models(specs: list[ModelSpec], device: str) -> list:
+    """Load every checkpoint as a :class:`vsync_ros.inference.pipeline.CountingPipeline`; they must share cameras."""
+    missing = [m for m in specs if not m.path.is_file()]
+    if missing:
+        raise DemoError(missing_checkpoint_help(missing))
+    from vsync_ros.engine.checkpoint import CheckpointError
+    from vsync_ros.inference.pipeline import check_cameras, load_pipeline
+    pipes = []
+    for m in specs:
+        try:
+            pipes.append(load_pipeline(m.path, device=device))
+        except (CheckpointError, ValueError, OSError) as exc:
+            raise DemoError(f'{m.label}: {exc}') from exc
+    first = pipes[0]
+    for m, p in zip(specs[1:], pipes[1:]):
+        try:
+            check_cameras(first.cameras, first.region, p.cameras, p.region,
+                          source=f'{specs[0].label} ({specs[0].path})')
+        except CheckpointError as exc:
+            raise DemoError(f'{m.label} was trained for other cameras than {specs[0].label}: {exc}') from exc
+    return pipes
+
+
+# ---------------------------------------------------------------------------------------- scene
+def make_scene(pipe, seed: int):
+    """The synthetic plaza rendered at the model's input size, checked against the model's calibration.
+
+    Returns:
+        a :class:`vsync_ros.runtime.sources.WorldSource`.
+    """
+    from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
+    from vsync_ros.inference.pipeline import check_cameras
+    from vsync_ros.runtime.sources import WorldSource
+    cam = pipe.cameras[0]
+    world = CrowdWorld(CrowdWorldConfig(rig='plaza', image_size=(cam.width, cam.height), seed=seed,
+                                        gp_cell_m=pipe.region.cell_m))
+    try:
+        check_cameras(pipe.cameras, pipe.region, world.cameras, world.region, source='the model')
+    except Exception as exc:  # noqa: BLE001 - any mismatch ends the demo with the reason
+        raise DemoError(f'the models were not trained for the synthetic plaza rig: {exc}') from exc
+    return WorldSource(world)
+
+
+def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float):
+    """Per reference frame k: ``{view: FrameEvent}`` (content times shifted by ``start_s``) of the PETS profile.
+
+    Returns:
+        (profile, list of dicts view -> event; view -1 is the ground truth of the reference time).
+    """
+    from dataclasses import replace
+
+    from vsync_ros.runtime.sources import desync_profile, schedule
+    profile = desync_profile('pets', n_views, 7.0, seed=seed)
+    ticks: list[dict] = [{} for _ in range(n_frames)]
+    for ev in schedule(profile, n_frames / profile.rate_hz):
+        if ev.k < n_frames and not ev.dropped:
+            ticks[ev.k][ev.view] = replace(ev, content_s=ev.content_s + start_s)
+    return profile, ticks
+
+
+# ---------------------------------------------------------------------------------------- ROS
+class DemoGraph:
+    """The rclpy side: camera publisher, one SyncNode per model, a probe collecting the outputs.
+
+    Runs its own context (``ROS_DOMAIN_ID`` / ``ROS_AUTOMATIC_DISCOVERY_RANGE`` from the environment) and a
+    single-threaded executor in a background thread (each sync node infers in a thread of its own).
+    """
+
+    def __init__(self, pipes: list, labels: list[str], cameras, verbose: bool = False) -> None:
+        import rclpy
+        from geometry_msgs.msg import PointStamped
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.parameter import Parameter
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from vsync_ros.ros.sync_node import SyncNode
+
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes: list = []
+        self.lock = threading.Lock()
+        self.counts: dict[str, dict[int, float]] = {lb: {} for lb in labels}
+        self.densities: dict[str, dict[int, np.ndarray]] = {lb: {} for lb in labels}
+        self._thread: threading.Thread | None = None
+        try:
+            self.cameras = cameras
+            self.image_topics = [f'{TOPIC_PREFIX}/{c.name}/image_raw' for c in cameras]
+            self.info_topics = [f'{TOPIC_PREFIX}/{c.name}/camera_info' for c in cameras]
+            self.pub_node = Node('vsync_demo_cameras', context=self.context)
+            qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+            self.image_pubs = [self.pub_node.create_publisher(Image, t, qos) for t in self.image_topics]
+            self.info_pubs = [self.pub_node.create_publisher(CameraInfo, t, qos) for t in self.info_topics]
+            self.nodes.append(self.pub_node)
+            self.sync_nodes = {}
+            self.probe = Node('vsync_demo_probe', context=self.context)
+            self.nodes.append(self.probe)
+            for pipe, label in zip(pipes, labels):
+                name = 'sync_' + (re.sub(r'[^a-z0-9_]', '_', label.lower()).strip('_') or 'model')
+                if not verbose:  # keep warnings and errors (fail-over, rejected frames), drop the start-up lines
+                    rclpy.logging.set_logger_level(name, rclpy.logging.LoggingSeverity.WARN)
+                node = SyncNode(pipe, node_name=name, context=self.context, parameter_overrides=[
+                    Parameter('camera_topics', value=self.image_topics),
+                    Parameter('camera_info_topics', value=self.info_topics),
+                    Parameter('max_frame_age_s', value=600.0),  # paced: a slow CPU must not make views stale
+                    Parameter('diagnostics_period_s', value=5.0)])
+                self.sync_nodes[label] = node
+                self.nodes.append(node)
+                self.probe.create_subscription(PointStamped, f'/{name}/count_stamped',
+                                               lambda m, lb=label: self._on_count(lb, m), QoSProfile(depth=50))
+                self.probe.create_subscription(Image, f'/{name}/density',
+                                               lambda m, lb=label: self._on_density(lb, m), QoSProfile(depth=50))
+            for n in self.nodes:
+                self.executor.add_node(n)
+            self._thread = threading.Thread(target=self.executor.spin, name='vsync_demo_executor', daemon=True)
+            self._thread.start()
+        except Exception:
+            self.close()
+            raise
+
+    # -------------------------------------------------------------------- callbacks
+    @staticmethod
+    def _stamp(msg) -> int:
+        return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+    def _on_count(self, label: str, msg) -> None:
+        with self.lock:
+            self.counts[label][self._stamp(msg)] = float(msg.point.x)
+
+    def _on_density(self, label: str, msg) -> None:
+        from vsync_ros.runtime.images import float_image_to_array
+        with self.lock:
+            self.densities[label][self._stamp(msg)] = float_image_to_array(msg)
+
+    # -------------------------------------------------------------------- helpers
+    def wait_connected(self, timeout_s: float = 30.0) -> None:
+        """Wait until every sync node and the probe are matched with their publishers (DDS discovery)."""
+        n = len(self.sync_nodes)
+
+        def ready() -> bool:
+            if any(p.get_subscription_count() < n for p in self.image_pubs + self.info_pubs):
+                return False
+            return all(nd.pub_count_stamped.get_subscription_count() > 0 and nd.pub_density.get_subscription_count() > 0
+                       for nd in self.sync_nodes.values())
+        if not _wait(ready, timeout_s):
+            raise DemoError(f'ROS discovery did not complete within {timeout_s:g} s (ROS_DOMAIN_ID='
+                            f'{os.environ.get("ROS_DOMAIN_ID", "0")}); is another process using the same topics?')
+
+    def publish(self, view: int, rgb: np.ndarray, stamp_ns: int) -> None:
+        """Publish one camera frame and its CameraInfo."""
+        from sensor_msgs.msg import CameraInfo
+        from std_msgs.msg import Header
+
+        from vsync_ros.ros.image_conversion import make_image_msg
+        from vsync_ros.ros.sync_node import ns_to_stamp
+        from vsync_ros.runtime.messages import camera_info_fields
+        cam = self.cameras[view]
+        header = Header(stamp=ns_to_stamp(stamp_ns), frame_id=cam.frame_id)
+        self.image_pubs[view].publish(make_image_msg(rgb, 'rgb8', header))
+        self.info_pubs[view].publish(CameraInfo(header=header, **camera_info_fields(cam)))
+
+    def received(self, view: int, stamp_ns: int) -> bool:
+        """True when every sync node holds ``stamp_ns`` as the latest frame of ``view``."""
+        for node in self.sync_nodes.values():
+            latest = node.store.latest(view)
+            if latest is None or latest.stamp_ns != stamp_ns:
+                return False
+        return True
+
+    def errors(self) -> dict[str, int]:
+        """Pipeline errors so far, per model."""
+        return {lb: nd.core.stats.errors for lb, nd in self.sync_nodes.items()}
+
+    def outputs(self, stamp_ns: int) -> dict[str, tuple[float, np.ndarray]] | None:
+        """Every model's (count, density) for the reference stamp, or None while some are still missing."""
+        with self.lock:
+            if not all(stamp_ns in self.counts[lb] and stamp_ns in self.densities[lb] for lb in self.counts):
+                return None
+            return {lb: (self.counts[lb][stamp_ns], self.densities[lb][stamp_ns]) for lb in self.counts}
+
+    def close(self) -> None:
+        """Stop the executor, destroy the nodes, shut the context down."""
+        import rclpy
+        for n in self.nodes:  # first out of the wait set, then stop the executor (it waits for running callbacks)
+            self.executor.remove_node(n)
+        self.executor.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        for n in self.nodes:
+            n.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def publish_tick(graph: DemoGraph, source, tick: dict, ref: int, timeout_s: float) -> tuple[list, dict[int, int]]:
+    """Publish one reference frame's camera images: the other views first, the reference (trigger) last.
+
+    Returns:
+        (RGB image per view or None, stamp in ns per published view).
+
+    Raises:
+        DemoError: the sync nodes did not receive the other views within ``timeout_s``.
+    """
+    n = len(graph.cameras)
+    rgbs: list[np.ndarray | None] = [None] * n
+    stamps: dict[int, int] = {}
+    for v in [u for u in range(n) if u != ref and u in tick]:
+        rgbs[v] = source.frame(v, tick[v].content_s)
+        stamps[v] = START_NS + round(tick[v].stamp_s * 1e9)
+        graph.publish(v, rgbs[v], stamps[v])
+    others = dict(stamps)
+    if not _wait(lambda: all(graph.received(u, s) for u, s in others.items()), timeout_s):
+        raise DemoError(f'the sync nodes did not receive the camera frames within {timeout_s:g} s')
+    rgbs[ref] = source.frame(ref, tick[ref].content_s)
+    stamps[ref] = START_NS + round(tick[ref].stamp_s * 1e9)
+    graph.publish(ref, rgbs[ref], stamps[ref])
+    return rgbs, stamps
+
+
+def _wait(predicate, timeout_s: float, period_s: float = 0.01) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(period_s)
+    return bool(predicate())
+
+
+# ---------------------------------------------------------------------------------------- run
+def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: list[str] | None = None,
+             device: str = 'auto', seed: int = 2026, start_s: float = 60.0, progress: bool = True,
+             write_images: bool = True, frame_timeout_s: float = 120.0, verbose: bool = False, log=print) -> dict:
+    """Run the demo and write its outputs; returns the summary (also written to ``summary.json``).
+
+    Raises:
+        DemoError: missing / incompatible checkpoints, ROS discovery or inference that does not answer.
+    """
+    from tqdm import tqdm
+
+    from vsync_ros.reports.demo_figures import count_plot, frame_panel, write_png
+
+    if n_frames < 1:
+        raise DemoError(f'--frames must be >= 1, got {n_frames}')
+    t_start = time.perf_counter()
+    specs = parse_checkpoints(checkpoints)
+    pipes = load_models(specs, device)
+    labels = [m.label for m in specs]
+    for m, p in zip(specs, pipes):
+        log(f'{m.label}: {p.describe()}')
+    source = make_scene(pipes[0], seed)
+    cams = pipes[0].cameras
+    profile, ticks = reference_ticks(n_frames, seed, len(cams), start_s)
+    kappa = [v.random_offset_s for v in profile.views]
+    log(f'synthetic plaza, {len(cams)} cameras at {cams[0].width}x{cams[0].height}, {profile.rate_hz:g} fps, '
+        f'random capture offsets up to +-{max(kappa):g} s (PETS-like); {n_frames} reference frames')
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    graph = DemoGraph(pipes, labels, cams, verbose)
+    records: list[FrameRecord] = []
+    missing_outputs = 0
+    try:
+        graph.wait_connected()
+        bar = tqdm(total=n_frames, desc='demo', unit='frame', disable=not progress, file=sys.stderr)
+        for k, tick in enumerate(ticks):
+            ref = profile.reference_view
+            if ref not in tick or -1 not in tick:
+                continue
+            gt = source.ground_truth(tick[-1].content_s)
+            t_ref = tick[ref].content_s
+            errors_before = graph.errors()
+            rgbs, stamps = publish_tick(graph, source, tick, ref, frame_timeout_s)
+            stamp = stamps[ref]
+
+            def done(stamp=stamp, errors_before=errors_before) -> bool:
+                return graph.outputs(stamp) is not None or graph.errors() != errors_before
+            if not _wait(done, frame_timeout_s):
+                missing_outputs += 1
+                bar.write(f'frame {k}: no estimate from every model within {frame_timeout_s:g} s (skipped)',
+                          file=sys.stdout)
+                bar.update(1)
+                continue
+            failed = {lb: graph.sync_nodes[lb].core.stats.last_error for lb, n in graph.errors().items()
+                      if n != errors_before[lb]}
+            if failed:
+                raise DemoError(f'frame {k}: inference failed: '
+                                + '; '.join(f'{lb}: {msg}' for lb, msg in failed.items()))
+            results = graph.outputs(stamp)
+            offsets = [(tick[v].content_s - t_ref) if v in tick else math.nan for v in range(len(cams))]
+            rec = FrameRecord(k, stamp, t_ref, offsets, float(gt['count']),
+                              {lb: results[lb][0] for lb in labels},
+                              {lb: graph.sync_nodes[lb].core.stats.last_inference_ms for lb in labels})
+            if write_images:
+                captions = [f'{c.name}' + (' (reference)' if v == ref else f' {offsets[v]:+.2f} s')
+                            for v, c in enumerate(cams)]
+                panel = frame_panel(rgbs, captions, gt.get('gp_density'), rec.gt,
+                                    {lb: results[lb][1] for lb in labels}, rec.preds,
+                                    f'frame {k}  t = {t_ref:.2f} s   other cameras captured at the offsets shown')
+                rec.image = write_png(out / f'frame_{k:03d}.png', panel).name
+            records.append(rec)
+            bar.write(f'frame {k:3d}  t={t_ref:7.2f} s  offsets '
+                      + ' '.join(f'{cams[v].name} {offsets[v]:+5.2f} s' for v in range(len(cams)) if v != ref)
+                      + f'  GT {rec.gt:4.0f}  '
+                      + '  '.join(f'{lb} {rec.preds[lb]:6.2f} ({rec.preds[lb] - rec.gt:+6.2f})' for lb in labels),
+                      file=sys.stdout)
+            bar.update(1)
+        bar.close()
+        mean_ms = {lb: graph.sync_nodes[lb].core.stats.mean_inference_ms for lb in labels}
+    finally:
+        graph.close()
+    summary = summarize(records, specs, pipes, mean_ms, missing_outputs, n_frames, seed, profile, start_s,
+                        time.perf_counter() - t_start)
+    if records:
+        plot = count_plot([r.gt for r in records], {lb: [r.preds[lb] for r in records] for lb in labels},
+                          'people in the region per frame')
+        summary['counts_image'] = write_png(out / 'counts.png', plot).name
+    (out / 'summary.json').write_text(json.dumps(summary, indent=1))
+    log(format_summary(summary, out))
+    return summary
+
+
+def summarize(records: list[FrameRecord], specs: list[ModelSpec], pipes: list, mean_ms: dict, missing: int,
+              n_frames: int, seed: int, profile, start_s: float, wall_s: float) -> dict:
+    """The summary dict written to ``summary.json``."""
+    models = []
+    for m, p in zip(specs, pipes):
+        errs = [abs(r.preds[m.label] - r.gt) for r in records]
+        rel = [abs(r.preds[m.label] - r.gt) / r.gt for r in records if r.gt > 0]
+        models.append({'label': m.label, 'checkpoint': str(m.path), 'method': p.method, 'device': str(p.device),
+                       'mae': float(np.mean(errs)) if errs else math.nan,
+                       'nae': float(np.mean(rel)) if rel else math.nan,
+                       'mean_pred': float(np.mean([r.preds[m.label] for r in records])) if records else math.nan,
+                       'mean_inference_ms': float(mean_ms.get(m.label, math.nan))})
+    return {
+        'frames_requested': n_frames, 'frames': len(records), 'frames_without_output': missing,
+        'seed': seed, 'start_s': start_s, 'rate_hz': profile.rate_hz,
+        'desync': {'preset': 'pets', 'random_offset_s': [v.random_offset_s for v in profile.views],
+                   'reference_view': profile.reference_view},
+        'mean_gt': float(np.mean([r.gt for r in records])) if records else math.nan,
+        'models': models, 'wall_time_s': wall_s,
+        'per_frame': [{'k': r.k, 'stamp_ns': r.stamp_ns, 'time_s': r.time_s, 'offsets_s': r.offsets_s, 'gt': r.gt,
+                       'pred': r.preds, 'abs_err': {lb: abs(v - r.gt) for lb, v in r.preds.items()},
+                       'inference_ms': r.inference_ms, 'image': r.image} for r in records],
+    }
+
+
+def format_summary(summary: dict, out: Path) -> str:
+    """The closing table: MAE / NAE / inference time per model."""
+    width = max([len(m['label']) for m in summary['models']] + [5])
+    lines = [f'\n{"model":<{width}}  {"method":<8} {"MAE":>7} {"NAE":>7} {"mean pred":>9} {"ms/frame":>9}']
+    for m in summary['models']:
+        lines.append(f'{m["label"]:<{width}}  {m["method"]:<8} {m["mae"]:7.2f} {m["nae"]:7.3f} {m["mean_pred"]:9.2f} '
+                     f'{m["mean_inference_ms"]:9.0f}')
+    lines.append(f'{summary["frames"]} frames, mean ground truth {summary["mean_gt"]:.1f} people, '
+                 f'{summary["wall_time_s"]:.0f} s; images and summary.json in {out}/')
+    return '\n'.join(lines)
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog='vsync-demo', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--frames', type=int, default=30, help='reference frames to run (default 30)')
+    p.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (default out/demo)')
+    p.add_argument('--checkpoints', nargs='+', metavar='[LABEL=]PATH', default=None,
+                   help='checkpoints to compare (default: BaseU=models/plaza_base_u.pt CLS-epi=models/plaza_cls_epi.pt '
+                        'in the package share directory)')
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
+    p.add_argument('--seed', type=int, default=2026, help='seed of the crowd and of the capture offsets')
+    p.add_argument('--start-s', type=float, default=60.0,
+                   help='world time of the first reference frame, seconds (the crowd fills the plaza in ~1 min)')
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
+    p.add_argument('--no-images', action='store_true', help='skip the per-frame PNGs')
+    p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    p.add_argument('--verbose', action='store_true', help='show the sync nodes\' info log lines')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``vsync-demo`` / ``python -m vsync_ros.ros.demo``."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    try:
+        import rclpy  # noqa: F401
+    except ImportError as exc:
+        print(f'vsync-demo: rclpy is not available ({exc}); run `make setup` or source a ROS 2 install',
+              file=sys.stderr)
+        return 2
+    import torch
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    # the sync nodes report the pipeline's warnings (device fall-back, fail-over) through the ROS log
+    pipeline_log = logging.getLogger('vsync_ros.inference.pipeline')
+    saved_level = pipeline_log.level
+    pipeline_log.setLevel(logging.ERROR)
+    try:
+        run_demo(args.frames, args.out, args.checkpoints, args.device, args.seed, args.start_s,
+                 not args.no_progress, not args.no_images, verbose=args.verbose)
+    except DemoError as exc:
+        print(f'vsync-demo: {exc}', file=sys.stderr)
+        return 2
+    finally:
+        pipeline_log.setLevel(saved_level)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""Runtime layer.
+
+The ROS-free live machinery behind the nodes: frame store, sync core (reference choice, staleness,
+fail-over), the inference work thread, frame sources (synthetic worlds and data-set replay with
+desync schedules), image-message fields, rosbag2 reading / writing (``rosbags``) and bag metrics.
+
+May import: inference, engine, models, data, geometry, the base modules; never rclpy or ROS messages.
+"""
