@@ -9,8 +9,8 @@ import torch
 
 pytest.importorskip('rclpy', reason='rclpy is not installed')
 
-from test_pipeline_support import make_checkpoint  # noqa: E402
-from test_ros_support import ros_env  # noqa: E402
+from pipeline_support import make_checkpoint  # noqa: E402
+from ros_support import ros_env  # noqa: E402
 
 from vsync_ros.ros import demo  # noqa: E402
 

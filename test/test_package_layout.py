@@ -1,4 +1,5 @@
 """The package installs the ament layout with pip and with colcon's setup.py invocation."""
+import configparser
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -59,6 +60,7 @@ def test_package_xml_is_format3_with_required_depends(repo_root):
 
 
 def test_setup_cfg_points_scripts_to_lib(repo_root):
-    text = (repo_root / 'setup.cfg').read_text()
-    assert 'install_scripts=$base/lib/vsync_ros' in text
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(repo_root / 'setup.cfg')
+    assert cfg['install']['install_scripts'] == cfg['develop']['script_dir'] == '$base/lib/vsync_ros'
     assert (repo_root / 'resource/vsync_ros').is_file()

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from test_pipeline_support import make_checkpoint, plaza_calibration
+from pipeline_support import make_checkpoint, plaza_calibration
 
 from vsync_ros.engine.checkpoint import CheckpointError
 from vsync_ros.engine.evaluate import evaluate_model

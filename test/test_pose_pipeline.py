@@ -102,9 +102,9 @@ def test_sync_node_publishes_skeleton_and_joints(pose_ckpt):
     from geometry_msgs.msg import PoseArray
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
+    from ros_support import ros_env
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
-    from test_ros_support import ros_env
     from visualization_msgs.msg import Marker, MarkerArray
 
     from vsync_ros.ros.image_conversion import make_image_msg

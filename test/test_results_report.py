@@ -1,6 +1,6 @@
 """The results report: Markdown tables in the paper's layout and model cards from checkpoint metadata."""
 import yaml
-from test_pipeline_support import make_checkpoint
+from pipeline_support import make_checkpoint
 
 from vsync_ros.data.desync import preset
 from vsync_ros.data.generate import generate_dataset

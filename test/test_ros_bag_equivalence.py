@@ -1,7 +1,7 @@
 """A data set written to a rosbag2 and evaluated through the node's frame logic gives vsync-eval's numbers."""
 import pytest
 import torch
-from test_pipeline_support import make_checkpoint
+from pipeline_support import make_checkpoint
 
 from vsync_ros.data.dataset import SyncDataset
 from vsync_ros.data.desync import preset

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
-from test_ros_support import TEST_REGION, ForegroundPipeline, toy_setup
+from ros_support import TEST_REGION, ForegroundPipeline, toy_setup
 
 from vsync_ros import paths
 from vsync_ros.geometry import Camera

@@ -5,7 +5,8 @@ With the ROS 2 launch stack installed, the launch descriptions are also built fo
 from __future__ import annotations
 
 import ast
-import re
+import importlib
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,19 @@ def _kw(call: ast.Call, key: str):
 
 
 def _console_scripts() -> dict[str, str]:
-    text = (ROOT / 'setup.py').read_text()
-    return dict(re.findall(r"'([\w-]+) = ([\w.:]+)'", text))
+    """Console scripts of the installed distribution: name -> 'module:function'."""
+    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group='console_scripts')
+            if ep.dist is not None and ep.dist.name == 'vsync_ros'}
+
+
+def _string_tuples(tree: ast.AST) -> set[tuple[str, ...]]:
+    """Consecutive string pairs in call arguments and list literals, e.g. ('config', 'counting.yaml') of a path join."""
+    out = set()
+    for node in ast.walk(tree):
+        items = node.args if isinstance(node, ast.Call) else node.elts if isinstance(node, ast.List) else []
+        strings = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in items]
+        out.update((a, b) for a, b in zip(strings, strings[1:]) if a is not None and b is not None)
+    return out
 
 
 @pytest.mark.parametrize('name', ['counting.launch.py', 'replay.launch.py', 'pose.launch.py'])
@@ -43,22 +55,20 @@ def test_launch_file_nodes_use_declared_executables(name):
     for call in _calls(tree, 'Node'):
         pkg, exe = (getattr(_kw(call, k), 'value', None) for k in ('package', 'executable'))
         if pkg == 'vsync_ros':
-            assert exe in scripts, f'{exe} is not a console script in setup.py'
-            module = scripts[exe].split(':')[0]
-            assert (ROOT / (module.replace('.', '/') + '.py')).is_file()
+            assert exe in scripts, f'{exe} is not a console script of the installed package'
+            module, func = scripts[exe].split(':')
+            assert callable(getattr(importlib.import_module(module), func))
 
 
 def test_counting_launch_arguments_and_conditions():
-    text = (LAUNCH / 'counting.launch.py').read_text()
-    tree = ast.parse(text)
+    tree = ast.parse((LAUNCH / 'counting.launch.py').read_text())
     declared = {c.args[0].value for c in _calls(tree, 'DeclareLaunchArgument')}
     assert {'params_file', 'use_replay', 'use_rviz', 'rviz_config', 'checkpoint', 'device', 'use_sim_time',
             'namespace', 'log_level'} <= declared
     used = {c.args[0].value for c in _calls(tree, 'LaunchConfiguration')}
     assert used <= declared, f'LaunchConfiguration of undeclared arguments: {used - declared}'
     assert len(_calls(tree, 'IfCondition')) == 2  # replay and RViz are optional
-    assert "'config', 'counting.yaml'" in text and "'rviz', 'vsync.rviz'" in text
-    assert "'launch', 'replay.launch.py'" in text
+    assert {('config', 'counting.yaml'), ('rviz', 'vsync.rviz'), ('launch', 'replay.launch.py')} <= _string_tuples(tree)
     replay_tree = ast.parse((LAUNCH / 'replay.launch.py').read_text())
     replay_args = {c.args[0].value for c in _calls(replay_tree, 'DeclareLaunchArgument')
                    if isinstance(c.args[0], ast.Constant)} | _replay_arguments(replay_tree)
@@ -118,7 +128,6 @@ def test_rviz_layout_shows_node_outputs():
 def test_launch_descriptions_build_with_the_launch_stack():
     pytest.importorskip('launch_ros', reason='the ROS 2 launch stack (launch_ros) is not installed here')
     pytest.importorskip('launch.actions', reason='the ROS 2 launch stack is not installed here')
-    import importlib
     import importlib.util
     launch = importlib.import_module('launch')  # the real package (the repo's launch/ folder is not one)
     for name in ('counting.launch.py', 'replay.launch.py', 'pose.launch.py'):
@@ -132,8 +141,7 @@ def test_launch_descriptions_build_with_the_launch_stack():
 
 def test_pose_launch_is_counting_launch_with_pose_defaults():
     tree = ast.parse((LAUNCH / 'pose.launch.py').read_text())
-    text = (LAUNCH / 'pose.launch.py').read_text()
-    assert "'config', 'pose.yaml'" in text and "'launch', 'counting.launch.py'" in text
+    assert {('config', 'pose.yaml'), ('launch', 'counting.launch.py')} <= _string_tuples(tree)
     counting = ast.parse((LAUNCH / 'counting.launch.py').read_text())
     counting_args = {c.args[0].value for c in _calls(counting, 'DeclareLaunchArgument')}
     include = _calls(tree, 'IncludeLaunchDescription')[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_ros_support import TEST_REGION, StandingPosePipeline, ros_env, toy_setup
+from ros_support import TEST_REGION, StandingPosePipeline, ros_env, toy_setup
 
 from vsync_ros.data.cli import main as synth_main
 from vsync_ros.data.dataset import SyncDataset

@@ -14,8 +14,8 @@ pytest.importorskip('rosbags', reason='rosbags is not installed')
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from ros_support import RosHarness, real_checkpoint, ros_env, toy_setup, wait_for  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-from test_ros_support import RosHarness, real_checkpoint, ros_env, toy_setup, wait_for  # noqa: E402
 
 from vsync_ros.ros import bag_eval  # noqa: E402
 from vsync_ros.ros.replay_node import ReplayNode  # noqa: E402

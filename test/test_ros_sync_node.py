@@ -18,9 +18,7 @@ from rcl_interfaces.msg import Log  # noqa: E402
 from rcl_interfaces.srv import GetParameters  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-from std_msgs.msg import Float32, Header  # noqa: E402
-from test_ros_support import (  # noqa: E402
+from ros_support import (  # noqa: E402
     TEST_REGION,
     Recording,
     RosHarness,
@@ -31,6 +29,8 @@ from test_ros_support import (  # noqa: E402
     toy_setup,
     wait_for,
 )
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Float32, Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
@@ -433,7 +433,7 @@ def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():
     from pathlib import Path
 
     from rclpy.executors import SingleThreadedExecutor
-    from test_ros_support import StandingPosePipeline
+    from ros_support import StandingPosePipeline
     from visualization_msgs.msg import Marker
 
     from vsync_ros.runtime.sources import ToyWorld, rig

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from test_ros_support import wait_for
+from ros_support import wait_for
 
 from vsync_ros.runtime.work_thread import WorkThread
 

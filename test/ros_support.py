@@ -2,7 +2,7 @@
 
 The integration tests run the real inference pipeline (``vsync_ros.inference.pipeline``) on a checkpoint made at
 test time (:func:`real_pipeline`: an untrained small CLS-epi model for the half-size plaza rig, see
-``test_pipeline_support``), wrapped in :class:`Recording` to see which views and reference each call got.
+``pipeline_support``), wrapped in :class:`Recording` to see which views and reference each call got.
 
 ``ForegroundPipeline`` is a small, honest, non-learned stand-in for the trained model: it projects the
 ground grid (at body-centre height) into every available view, marks cells whose projection lands on
@@ -122,7 +122,7 @@ class Recording:
 
 def real_checkpoint(path, method: str = 'cls_epi', image_scale: float = 0.5):
     """An untrained small checkpoint of ``method`` for the plaza rig at ``image_scale`` and TEST_REGION."""
-    from test_pipeline_support import make_checkpoint
+    from pipeline_support import make_checkpoint
     cams, _ = rig('plaza', image_scale)
     return make_checkpoint(path, method, cams, TEST_REGION, seed=2)
 
