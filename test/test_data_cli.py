@@ -30,6 +30,7 @@ def test_python_m_entry_point():
     assert 'vsync-synth' in out.stdout and '--n-train' in out.stdout
 
 
+@pytest.mark.slow  # synthesizes a data set
 def test_generate_small_set_with_contact_sheet(tmp_path, capsys):
     out = tmp_path / 'set'
     rc = main([str(out), '--n-train', '3', '--n-test', '2', '--size', '96x72', '--mode', 'constant', '--tau', '2',

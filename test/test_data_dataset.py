@@ -15,6 +15,8 @@ from vsync_ros.data.desync import STREAM_TEST, STREAM_TRAIN, citystreet, pets
 from vsync_ros.data.generate import generate_dataset, split_times
 from vsync_ros.geometry.camera import Camera
 
+pytestmark = pytest.mark.slow  # every test here synthesizes a data set
+
 CFG = CrowdWorldConfig(image_size=(96, 72), seed=3, crowd=CrowdParams(n_people=(8, 14)))
 
 

@@ -12,6 +12,8 @@ from vsync_ros.data.render import draw_people
 from vsync_ros.data.world import World
 from vsync_ros.geometry.presets import PLAZA_REGION
 
+pytestmark = pytest.mark.slow  # every test here simulates or renders the crowd world
+
 
 @pytest.fixture(scope='module')
 def world():

@@ -16,6 +16,8 @@ import pytest
 from vsync_ros.data.cli import main as synth_main
 from vsync_ros.engine.evaluate import main as eval_main
 
+pytestmark = pytest.mark.slow  # synthesizes a fresh world and evaluates the shipped models on it
+
 ROOT = Path(__file__).resolve().parents[1]
 FRESH_SEED = 2026
 N_FRAMES = 60

@@ -17,6 +17,8 @@ from vsync_ros.data.motion_world import (
 from vsync_ros.data.skeleton import BONES, JOINT_NAMES, NUM_JOINTS, PARENTS, PELVIS, bone_lengths
 from vsync_ros.geometry.presets import studio_cameras
 
+pytestmark = pytest.mark.slow  # every test here simulates or renders the motion world
+
 
 @pytest.fixture(scope='module')
 def cams():
