@@ -91,46 +91,39 @@ class DataConfig:
             raise ConfigError(f'data.gp_cell_m must be positive, got {self.gp_cell_m}')
 
 
+class _Sections:
+    """validate / to_dict of a top-level config made of model, loss, train and data sections."""
+
+    def validate(self):
+        """Validate every section; returns self."""
+        for section in (self.model, self.loss, self.train, self.data):
+            section.validate()
+        return self
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (YAML / checkpoint friendly; a pose config includes ``task: pose``)."""
+        return dataclasses.asdict(self)
+
+
 @dataclass
-class Config:
-    """Top-level configuration: one section per dataclass."""
+class Config(_Sections):
+    """Top-level counting configuration: one section per dataclass (no ``task`` key: counting is the default)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
-    def validate(self) -> Config:
-        """Validate every section; returns self."""
-        for section in (self.model, self.loss, self.train, self.data):
-            section.validate()
-        return self
-
-    def to_dict(self) -> dict:
-        """Plain nested dict (YAML / checkpoint friendly)."""
-        return dataclasses.asdict(self)
-
-
 
 @dataclass
-class PoseConfig:
-    """Top-level pose configuration (``task: pose``)."""
+class PoseConfig(_Sections):
+    """Top-level pose configuration (``task: pose``): the pose model and loss sections."""
 
     model: PoseModelConfig = field(default_factory=PoseModelConfig)
     loss: PoseLossConfig = field(default_factory=PoseLossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     task: str = 'pose'
-
-    def validate(self) -> PoseConfig:
-        """Validate every section; returns self."""
-        for section in (self.model, self.loss, self.train, self.data):
-            section.validate()
-        return self
-
-    def to_dict(self) -> dict:
-        """Plain nested dict (YAML / checkpoint friendly), including ``task: pose``."""
-        return dataclasses.asdict(self)
 
 
 _SECTIONS = {'counting': {'model': ModelConfig, 'loss': LossConfig, 'train': TrainConfig, 'data': DataConfig},
