@@ -9,11 +9,15 @@ from vsync_ros.yaml_config import ConfigError, apply_overrides
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'config' / 'train'
 
 
-def test_defaults_are_the_paper_model():
+def test_model_defaults_are_the_shipped_small_model_and_paper_yaml_the_paper_model():
     cfg = config_from_dict({})
-    assert cfg.model.method == 'cls_epi' and cfg.model.flow_width == 1.0
-    assert (cfg.model.image_height, cfg.model.image_width) == (288, 384)
-    assert cfg.model.feature_hw(0) == (72, 96) and cfg.model.feature_stride(2) == 16
+    assert cfg.model == load_config(CONFIG_DIR / 'small.yaml').model
+    assert cfg.model.method == 'cls_epi' and cfg.model.flow_width == 0.25 and cfg.model.epipolar_kernel == 'gauss'
+    assert (cfg.model.image_height, cfg.model.image_width) == (144, 192)
+    paper = load_config(CONFIG_DIR / 'paper.yaml').model
+    assert paper.method == 'cls_epi' and paper.flow_width == 1.0 and paper.corr_levels == [0, 1, 2]
+    assert (paper.image_height, paper.image_width) == (288, 384)
+    assert paper.feature_hw(0) == (72, 96) and paper.feature_stride(2) == 16
 
 
 @pytest.mark.parametrize('path', sorted(p for p in CONFIG_DIR.glob('*.yaml') if not p.name.startswith('pose_')),

@@ -39,21 +39,22 @@ def test_normalisation_per_reference_location():
 
 def test_concat_matching():
     m = ConcatMatching(4)
-    assert m(torch.rand(1, 4, 3, 3), torch.rand(1, 4, 3, 3), 0, 0).shape == (1, 8, 3, 3)
+    assert m(torch.rand(1, 4, 3, 3), torch.rand(1, 4, 3, 3), (0, 1), 0).shape == (1, 8, 3, 3)
     assert m.out_channels((3, 3)) == 8
 
 
 def test_epipolar_matching_is_weighted_then_normalised():
     w = torch.rand(12, 3, 4).numpy()
-    m = CorrelationMatching({(0, 1): w}, rescale=False)
+    m = CorrelationMatching({(0, 2, 1): w}, rescale=False)     # camera pair (0, 2), level 1
     a, b = torch.rand(1, 6, 3, 4), torch.rand(1, 6, 3, 4)
-    out = m(a, b, 0, 1)
+    out = m(a, b, (0, 2), 1)
     raw = global_correlation(a, b) * torch.from_numpy(w)
     assert torch.allclose(out, raw / (raw.sum(dim=(2, 3), keepdim=True) + 1e-8), atol=1e-6)
     assert torch.allclose(out.sum(dim=(2, 3)), torch.ones(1, 12), atol=1e-5)
-    assert 'epipolar_p0_l1' not in m.state_dict()  # rebuilt from calibration, never saved
+    assert torch.equal(m.weights((0, 2), 1), torch.from_numpy(w))
+    assert not m.state_dict()  # rebuilt from calibration, never saved
     with pytest.raises(KeyError):
-        m(a, b, 1, 1)
+        m(a, b, (2, 0), 1)     # the reversed pair has its own weights
 
 
 def test_model_epipolar_buffers_come_from_the_geometry():
@@ -61,18 +62,20 @@ def test_model_epipolar_buffers_come_from_the_geometry():
     cams, region = tiny_rig()
     model = build_model(cfg, cams, region)
     matching = model.cls.matching
-    for pair in (0, 1):
+    assert model.cls.pairs == [(0, 1), (0, 2)]   # counting: the reference is always camera 0
+    for pair in ((0, 1), (0, 2)):
         for level in cfg.corr_levels:
             hw = cfg.feature_hw(level)
             buf = matching.weights(pair, level)
             assert buf.shape == (hw[0] * hw[1], *hw)
-            expected = epipolar_weight_mask(cams[0], cams[pair + 1], stride=cfg.feature_stride(level),
+            expected = epipolar_weight_mask(cams[0], cams[pair[1]], stride=cfg.feature_stride(level),
                                             sigma=cfg.epipolar_sigma, kernel=cfg.epipolar_kernel,
                                             sigma_in_feature_px=False, ref_hw=hw, other_hw=hw)
             assert np.allclose(buf.numpy(), expected)
             assert float(buf.max()) <= 1.0 and float(buf.min()) >= 0.0
     # motion-net input width = number of reference locations
-    net = model.cls.net(0, 2)
+    net = model.cls.net((0, 1), 2)
+    assert net is model.cls.nets[0]['2'] and model.cls.net((0, 2), 2) is model.cls.nets[1]['2']
     assert net.in_channels == cfg.feature_hw(2)[0] * cfg.feature_hw(2)[1]
     # CLS-cor has no epipolar buffers
     cor = build_model(tiny_model_config('cls_cor'), cams, region)

@@ -50,7 +50,7 @@ def test_known_shift_is_recovered_by_trained_motion_net():
     for _ in range(300):
         sign = torch.randint(0, 2, (8, 1)) * 2 - 1
         a, b = _shifted_pair(8, d * sign)
-        flow = net(match(a, b, 0, 0))
+        flow = net(match(a, b, (0, 1), 0))
         loss = F.mse_loss(warp(b, flow)[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
         opt.zero_grad()
         loss.backward()
@@ -59,9 +59,9 @@ def test_known_shift_is_recovered_by_trained_motion_net():
         for sign in (1.0, -1.0):
             shift = (d * sign).expand(4, 2)
             a, b = _shifted_pair(4, shift)
-            flow = net(match(a, b, 0, 0))[..., 2:-2, 2:-2]
+            flow = net(match(a, b, (0, 1), 0))[..., 2:-2, 2:-2]
             mean = flow.mean(dim=(0, 2, 3))
             assert torch.allclose(mean, d * sign, atol=0.3), (sign, mean)
             before = F.mse_loss(b[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
-            after = F.mse_loss(warp(b, net(match(a, b, 0, 0)))[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
+            after = F.mse_loss(warp(b, net(match(a, b, (0, 1), 0)))[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
             assert after < 0.35 * before

@@ -239,13 +239,12 @@ def test_sync_keeps_reference_and_uses_view1_when_view0_missing():
     assert out2['ref_view'].tolist() == [2, 1] and out2['flows'][0, 2].abs().sum() == 0
     with pytest.raises(ValueError):
         model({**batch, 'ref_view': torch.tensor([0, 0])}, root_source='gt')
-    # the epipolar weights of slot 0 under reference 1 are those of the camera pair (1, 0)
+    # under reference 1, view 0 is matched with the epipolar weights of the camera pair (1, 0)
     matching = model.cls.matching
-    matching.set_reference(1)
-    key = matching.pair_key(1, 0)
     want = epipolar_weight_mask(model.cameras[1], model.cameras[0], stride=16, sigma=2.0, kernel='gauss',
                                 ref_hw=(4, 4), other_hw=(4, 4))
-    assert np.allclose(matching.base.weights(key, 2).numpy(), want)
+    assert np.allclose(matching.weights((1, 0), 2).numpy(), want)
+    assert not np.allclose(matching.weights((0, 1), 2).numpy(), want)
 
 
 def test_eval_root_sources():
@@ -278,3 +277,28 @@ def test_tiny_overfit_lowers_the_loss():
         first = float(losses['pose'].detach()) if first is None else first
         last = float(losses['pose'].detach())
     assert math.isfinite(last) and last < 0.6 * first, (first, last)
+
+
+def test_unshared_motion_nets_are_keyed_by_camera_pair():
+    """share_flow_views false: (0, 1) and (1, 0) have their own nets, whichever slot the view takes."""
+    cams = studio_cameras(64, 64)
+    model = VolumetricPoseModel(tiny_cfg(method='cls_cor', share_flow_views=False), cams).eval()
+    assert len(model.cls.nets) == 12 and model.cls.pairs[:3] == [(0, 1), (0, 2), (0, 3)]
+    net01, net10 = model.cls.net((0, 1), 2), model.cls.net((1, 0), 2)
+    assert net01 is not net10
+    batch = pose_batch(cams, b=2)
+    batch['ref_view'] = torch.tensor([0, 1])            # sample 1: camera 1 is the reference
+    before = model(batch, root_source='gt')['flows']
+    with torch.no_grad():
+        net10.net[-1].bias.add_(torch.tensor([3.0, -2.0]))
+    after = model(batch, root_source='gt')['flows']
+    assert torch.equal(after[0], before[0])             # reference 0: (0, 1) untouched
+    assert torch.equal(after[1, 2:], before[1, 2:])     # reference 1: views 2, 3 untouched
+    # level-2 bias, upsampled x4 (pixel values x2 per octave) to the stride-4 flow
+    assert torch.allclose(after[1, 0] - before[1, 0], torch.tensor([12.0, -8.0]).view(2, 1, 1), atol=1e-4)
+    with torch.no_grad():
+        net01.net[-1].bias.add_(torch.tensor([1.0, 1.0]))
+    again = model(batch, root_source='gt')['flows']
+    assert torch.equal(again[1], after[1]) and not torch.equal(again[0, 1], after[0, 1])
+    shared = VolumetricPoseModel(tiny_cfg(method='cls_cor'), cams)
+    assert len(shared.cls.nets) == 1 and shared.cls.net((0, 1), 2) is shared.cls.net((1, 0), 2)

@@ -6,6 +6,7 @@ World frame: metres, ground plane is z = 0, z points up. Camera frame: x right, 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,3 +286,11 @@ def _floats(arr: np.ndarray) -> list:
 def load_cameras(paths) -> list[Camera]:
     """Load several calibration YAMLs in order."""
     return [Camera.from_yaml(p) for p in paths]
+
+
+def cameras_at_resolution(cameras: Sequence[Camera], width: int, height: int) -> list[Camera]:
+    """The cameras for images of (width, height) pixels: each one :meth:`Camera.scaled` when its size differs.
+
+    Cameras already at that size are returned as they are (same objects, no copy).
+    """
+    return [c if (c.width, c.height) == (width, height) else c.scaled(width, height) for c in cameras]

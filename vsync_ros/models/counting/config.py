@@ -1,19 +1,24 @@
 """Configuration of the MVMS counting model and its training loss (dataclasses, see :mod:`vsync_ros.yaml_config`)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+from vsync_ros.models.sync.config import SyncConfig
 from vsync_ros.yaml_config import ConfigError, choice, section_from_dict
 
 METHODS = ('base', 'sls', 'cls_cat', 'cls_cor', 'cls_epi')
 SYNC_LOSSES = ('warp', 'sim', 'none')
-ACTIVATIONS = ('relu', 'leaky_relu', 'tanh')
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(SyncConfig):
     """Architecture of the MVMS counting model and its synchronization module.
+
+    Defaults are the shipped CPU configuration, ``config/train/small.yaml`` (``paper.yaml`` sets every
+    field to the paper-size model). The sync fields (flow_width, flow_kernel, flow_activation,
+    corr_levels, corr_rescale, epipolar_*, share_flow_views) are inherited from
+    :class:`~vsync_ros.models.sync.config.SyncConfig` and live flat in the ``model:`` section;
+    ``corr_levels`` are pyramid levels here (must contain the coarsest, num_scales - 1).
 
     Attributes:
         method: 'base' (no sync; BaseS / BaseSU / BaseU differ only in training data), 'sls'
@@ -34,56 +39,34 @@ class ModelConfig:
         projection_height_m: height of the plane the view features are projected to (MVMS 1.75 m).
         scale_height_m: plane height for the depth-ratio map of the scale selection (MVMS 0.875 m).
         density_scale: the network predicts density x density_scale (authors: 1000); counts divide it out.
-        flow_width: factor on the motion-net widths of Table I (128, 128, 64, 64, 32); 1.0 = paper.
-        flow_kernel: motion-net conv kernel (paper 5).
-        flow_activation: hidden activation of the motion net ('relu' | 'leaky_relu' | 'tanh'); the
-            2-channel output is linear.
         flow_features: 'separate' = a per-view flow encoder shared over levels (authors' code),
             'shared' = match the counting features themselves (cheaper).
         flow_encoder_channels: widths of the flow encoder (same layout as the counting encoder).
-        corr_levels: pyramid levels where matching + a motion net run (must contain the coarsest level
-            num_scales - 1); finer levels without matching get the upsampled flow.
-        corr_rescale: multiply the sum-normalised correlation by the number of view-i locations so a
-            uniform correlation is 1 (a constant factor; the normalisation itself is the authors').
-        epipolar_sigma, epipolar_kernel, epipolar_sigma_in_feature_px: epipolar weight fall-off
-            ('gauss' = paper, 'laplace' = authors' code with sigma 128 feature px).
-        share_flow_views: one motion net per level for all view pairs (authors: one per pair and level).
     """
 
     method: str = 'cls_epi'
-    image_height: int = 288
-    image_width: int = 384
+    image_height: int = 144
+    image_width: int = 192
     in_channels: int = 3
     num_scales: int = 3
-    encoder_channels: list[int] = field(default_factory=lambda: [16, 16, 32, 32])
+    encoder_channels: list[int] = field(default_factory=lambda: [8, 8, 16, 16])
     encoder_kernel: int = 5
-    lrn: bool = True
+    lrn: bool = False
     share_views: bool = False
     share_scales: bool = False
-    decoder_channels: list[int] = field(default_factory=lambda: [64, 32])
+    decoder_channels: list[int] = field(default_factory=lambda: [32, 16])
     output_activation: str = 'relu'
     projection_height_m: float = 1.75
     scale_height_m: float = 0.875
     density_scale: float = 1000.0
-    flow_width: float = 1.0
-    flow_kernel: int = 5
-    flow_activation: str = 'tanh'
     flow_features: str = 'separate'
-    flow_encoder_channels: list[int] = field(default_factory=lambda: [16, 16, 32, 32])
-    corr_levels: list[int] = field(default_factory=lambda: [0, 1, 2])
-    corr_rescale: bool = True
-    epipolar_sigma: float = 128.0
-    epipolar_kernel: str = 'laplace'
-    epipolar_sigma_in_feature_px: bool = True
-    share_flow_views: bool = False
+    flow_encoder_channels: list[int] = field(default_factory=lambda: [8, 8, 16, 16])
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
         choice('model.method', self.method, METHODS)
         choice('model.output_activation', self.output_activation, ('relu', 'none'))
-        choice('model.flow_activation', self.flow_activation, ACTIVATIONS)
         choice('model.flow_features', self.flow_features, ('separate', 'shared'))
-        choice('model.epipolar_kernel', self.epipolar_kernel, ('gauss', 'laplace'))
         if self.num_scales < 1:
             raise ConfigError(f'model.num_scales must be >= 1, got {self.num_scales}')
         div = 2 ** (self.num_scales + 1)
@@ -96,19 +79,11 @@ class ModelConfig:
                 raise ConfigError(f'model.{name} needs 4 positive widths, got {chans}')
         if len(self.decoder_channels) != 2 or min(self.decoder_channels) < 1:
             raise ConfigError(f'model.decoder_channels needs 2 positive widths, got {self.decoder_channels}')
-        if self.encoder_kernel % 2 == 0 or self.flow_kernel % 2 == 0:
-            raise ConfigError('model.encoder_kernel and model.flow_kernel must be odd')
-        if not (self.flow_width > 0 and math.isfinite(self.flow_width)):
-            raise ConfigError(f'model.flow_width must be positive, got {self.flow_width}')
+        if self.encoder_kernel % 2 == 0:
+            raise ConfigError('model.encoder_kernel must be odd')
         if self.density_scale <= 0:
             raise ConfigError(f'model.density_scale must be positive, got {self.density_scale}')
-        if self.epipolar_sigma <= 0:
-            raise ConfigError(f'model.epipolar_sigma must be positive, got {self.epipolar_sigma}')
-        levels = list(self.corr_levels)
-        if (not levels or len(set(levels)) != len(levels) or min(levels) < 0
-                or max(levels) != self.num_scales - 1):
-            raise ConfigError(f'model.corr_levels must be distinct levels in [0, {self.num_scales - 1}] '
-                              f'including the coarsest ({self.num_scales - 1}), got {levels}')
+        self.validate_sync(self.num_scales)
 
     @property
     def image_hw(self) -> tuple[int, int]:

@@ -22,21 +22,14 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from vsync_ros.geometry import Camera, GroundRegion, epipolar_weight_mask
+from vsync_ros.geometry import Camera, GroundRegion, cameras_at_resolution
 from vsync_ros.models.counting.config import ModelConfig
 from vsync_ros.models.counting.decoder import GroundDecoder
 from vsync_ros.models.counting.encoder import ConvEncoder, FusionConv, MultiScaleEncoder, PerView, image_pyramid
 from vsync_ros.models.counting.projection import GroundProjection, ScaleSelection
 from vsync_ros.models.sync.camera_level import CameraLevelSync, SceneLevelSync
-from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
+from vsync_ros.models.sync.factory import CLS_METHODS, build_camera_level_sync, camera_pairs
 from vsync_ros.models.sync.warp import upsample_features, warp
-
-CLS_METHODS = ('cls_cat', 'cls_cor', 'cls_epi')
-
-
-def cameras_at_resolution(cameras: Sequence[Camera], width: int, height: int) -> list[Camera]:
-    """The cameras rescaled to a (width, height) input when they differ."""
-    return [c if (c.width, c.height) == (width, height) else c.scaled(width, height) for c in cameras]
 
 
 class SyncCountingModel(nn.Module):
@@ -86,30 +79,12 @@ class SyncCountingModel(nn.Module):
                 flow_c = chans[-1]
             else:
                 flow_c = C
-            if cfg.method == 'cls_cat':
-                matching: nn.Module = ConcatMatching(flow_c)
-            elif cfg.method == 'cls_cor':
-                matching = CorrelationMatching(None, cfg.corr_rescale)
-            else:
-                matching = CorrelationMatching(self._epipolar_weights(), cfg.corr_rescale)
-            self.cls = CameraLevelSync(matching, self.level_hw, cfg.corr_levels, V - 1, cfg.share_flow_views,
-                                       cfg.flow_width, cfg.flow_kernel, cfg.flow_activation)
+            # reference is always view 0: motion nets keyed (0, i), i.e. nets[i - 1]
+            self.cls = build_camera_level_sync(cfg, cfg.method, flow_c, self.cameras, camera_pairs(V, [0]),
+                                               self.level_hw, [cfg.feature_stride(k) for k in range(K)])
         elif cfg.method == 'sls':
             self.sls = SceneLevelSync(C, V - 1, cfg.share_flow_views, cfg.flow_width, cfg.flow_kernel,
                                       cfg.flow_activation)
-
-    # ------------------------------------------------------------------------------ construction
-    def _epipolar_weights(self) -> dict:
-        cfg = self.cfg
-        out = {}
-        for pair in range(self.num_views - 1):
-            for k in cfg.corr_levels:
-                hw = self.level_hw[k]
-                out[(pair, k)] = epipolar_weight_mask(
-                    self.cameras[0], self.cameras[pair + 1], stride=cfg.feature_stride(k), sigma=cfg.epipolar_sigma,
-                    kernel=cfg.epipolar_kernel, sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px,
-                    ref_hw=hw, other_hw=hw)
-        return out
 
     @property
     def method(self) -> str:

@@ -32,7 +32,6 @@ from vsync_ros.models.pose.losses import (
     volumetric_ce,
 )
 from vsync_ros.models.pose.model import (
-    ReferenceMatching,
     VolumetricPoseModel,
     build_pose_model,
     reference_views,
@@ -40,8 +39,8 @@ from vsync_ros.models.pose.model import (
 from vsync_ros.models.pose.v2v import V2VNet
 
 __all__ = [
-    'POSE_METHODS', 'CameraRig', 'PoseBackbone', 'PoseLossConfig', 'PoseModelConfig', 'ReferenceMatching',
-    'V2VNet', 'VolumetricPoseModel', 'aggregate_views', 'build_pose_model', 'dlt_triangulate', 'feature_warp_loss',
+    'POSE_METHODS', 'CameraRig', 'PoseBackbone', 'PoseLossConfig', 'PoseModelConfig', 'V2VNet',
+    'VolumetricPoseModel', 'aggregate_views', 'build_pose_model', 'dlt_triangulate', 'feature_warp_loss',
     'gaussian_heatmaps', 'heatmap_argmax', 'heatmap_ce', 'joint_l1', 'mpjpe_mm', 'pose_loss_config_from_dict',
     'pose_model_config_from_dict', 'reference_views', 'soft_argmax_3d', 'unproject', 'volume_grid',
     'volume_similarity_loss', 'volumetric_ce', 'world_to_voxel',

@@ -9,14 +9,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from vsync_ros.models.sync.config import SyncConfig
 from vsync_ros.yaml_config import ConfigError, choice, section_from_dict
 
 POSE_METHODS = ('base', 'cls_cat', 'cls_cor', 'cls_epi')
 ROOT_SOURCES = ('dlt', 'gt')
+NUM_LEVELS = 3  # backbone feature levels: strides 4, 8, 16
 
 
 @dataclass
-class PoseModelConfig:
+class PoseModelConfig(SyncConfig):
     """Architecture of :class:`~vsync_ros.models.pose.model.VolumetricPoseModel`.
 
     Attributes:
@@ -40,12 +42,13 @@ class PoseModelConfig:
             Training always uses the ground-truth root plus ``root_jitter_m`` noise.
         root_jitter_m: std of the Gaussian jitter of the training cube centre, metres.
         flow_channels: channels of the per-level 1x1 matching embeddings (cls_* only).
-        corr_levels: feature levels (0 = stride 4, 1 = stride 8, 2 = stride 16) with matching + a
-            motion net; must contain 2. Levels below get the upsampled flow (CameraLevelSync).
-        flow_width, flow_kernel, flow_activation: motion-net settings (Table I scaled by flow_width).
-        corr_rescale, epipolar_sigma, epipolar_kernel, epipolar_sigma_in_feature_px: matching settings
-            (see :class:`vsync_ros.models.counting.config.ModelConfig`).
-        share_flow_views: one motion net per level for all view pairs (else one per pair slot).
+
+    The sync fields are inherited from :class:`~vsync_ros.models.sync.config.SyncConfig` (flat in the
+    ``model:`` section); ``corr_levels`` are feature levels (0 = stride 4, 1 = stride 8, 2 = stride 16)
+    and must contain 2. Redeclared here with the defaults of ``config/train/pose_small.yaml``:
+    flow_width 0.5, corr_levels [2], epipolar_sigma 2 stride-16 feature pixels, share_flow_views true.
+    Without sharing, every camera pair (reference, view) has its own motion nets, so (0, 1) and
+    (1, 0) differ.
     """
 
     method: str = 'base'
@@ -65,13 +68,10 @@ class PoseModelConfig:
     root_source: str = 'dlt'
     root_jitter_m: float = 0.05
     flow_channels: int = 32
+    # SyncConfig fields with pose defaults
     corr_levels: list[int] = field(default_factory=lambda: [2])
     flow_width: float = 0.5
-    flow_kernel: int = 5
-    flow_activation: str = 'tanh'
-    corr_rescale: bool = True
     epipolar_sigma: float = 2.0
-    epipolar_kernel: str = 'gauss'
     epipolar_sigma_in_feature_px: bool = True
     share_flow_views: bool = True
 
@@ -81,8 +81,6 @@ class PoseModelConfig:
         choice('model.aggregation', self.aggregation, ('softmax', 'mean'))
         choice('model.norm', self.norm, ('batch', 'group'))
         choice('model.root_source', self.root_source, ROOT_SOURCES)
-        choice('model.flow_activation', self.flow_activation, ('relu', 'leaky_relu', 'tanh'))
-        choice('model.epipolar_kernel', self.epipolar_kernel, ('gauss', 'laplace'))
         if self.image_height % 16 or self.image_width % 16 or min(self.image_height, self.image_width) <= 0:
             raise ConfigError(f'model.image_height/image_width must be positive multiples of 16, '
                               f'got {self.image_height}x{self.image_width}')
@@ -98,11 +96,7 @@ class PoseModelConfig:
             raise ConfigError(f'model.root_joint must be in [0, {self.num_joints}), got {self.root_joint}')
         if self.root_jitter_m < 0 or self.feature_channels < 1 or self.flow_channels < 1:
             raise ConfigError('model.root_jitter_m must be >= 0, feature/flow channels >= 1')
-        levels = list(self.corr_levels)
-        if not levels or len(set(levels)) != len(levels) or min(levels) < 0 or max(levels) != 2:
-            raise ConfigError(f'model.corr_levels must be distinct levels in [0, 2] including 2, got {levels}')
-        if self.flow_kernel % 2 == 0 or not self.flow_width > 0 or not self.epipolar_sigma > 0:
-            raise ConfigError('model.flow_kernel must be odd, flow_width and epipolar_sigma positive')
+        self.validate_sync(NUM_LEVELS)
         return self
 
     @property

@@ -18,11 +18,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from vsync_ros.geometry import Camera, epipolar_weight_mask
+from vsync_ros.geometry import Camera, cameras_at_resolution
 from vsync_ros.models.pose.backbone import PoseBackbone
 from vsync_ros.models.pose.config import PoseLossConfig, PoseModelConfig
 from vsync_ros.models.pose.geometry import (
@@ -44,16 +43,11 @@ from vsync_ros.models.pose.losses import (
 )
 from vsync_ros.models.pose.v2v import V2VNet
 from vsync_ros.models.sync.camera_level import CameraLevelSync
-from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
+from vsync_ros.models.sync.factory import build_camera_level_sync, camera_pairs
 from vsync_ros.models.sync.warp import warp
 
 FEATURE_STRIDE = 4
 FALLBACK_ROOT_M = (0.0, 0.0, 0.9)
-
-
-def cameras_at_resolution(cameras: Sequence[Camera], width: int, height: int) -> list[Camera]:
-    """The cameras rescaled to a (width, height) input when they differ."""
-    return [c if (c.width, c.height) == (width, height) else c.scaled(width, height) for c in cameras]
 
 
 def reference_views(view_valid: torch.Tensor) -> torch.Tensor:
@@ -61,39 +55,6 @@ def reference_views(view_valid: torch.Tensor) -> torch.Tensor:
     v = view_valid.shape[1]
     order = torch.arange(v, 0, -1, device=view_valid.device)
     return torch.argmax(view_valid.long() * order, dim=1)
-
-
-class ReferenceMatching(nn.Module):
-    """Lets :class:`CameraLevelSync` run with any reference view.
-
-    CameraLevelSync numbers the non-reference views 0..V-2 ("pairs", views in the order given, the
-    reference first). This adapter maps that slot to the camera pair (reference, view) for the
-    reference selected with :meth:`set_reference`, so the epipolar weights of the right camera pair
-    are used; the wrapped matching module is keyed by ``reference * V + view``.
-    """
-
-    def __init__(self, base: nn.Module, num_views: int):
-        super().__init__()
-        self.base = base
-        self.num_views = num_views
-        self.reference = 0
-
-    def set_reference(self, reference: int) -> None:
-        """Select the reference view for the following CameraLevelSync call."""
-        self.reference = int(reference)
-
-    def pair_key(self, reference: int, slot: int) -> int:
-        """Key of the camera pair (reference, slot-th other view)."""
-        others = [j for j in range(self.num_views) if j != reference]
-        return reference * self.num_views + others[slot]
-
-    def out_channels(self, level_hw: tuple[int, int]) -> int:
-        """Motion-net input channels (delegated)."""
-        return self.base.out_channels(level_hw)
-
-    def forward(self, f_ref: torch.Tensor, f_other: torch.Tensor, pair: int, level: int) -> torch.Tensor:
-        """Matching of the reference with its ``pair``-th other view at ``level``."""
-        return self.base(f_ref, f_other, self.pair_key(self.reference, pair), level)
 
 
 class VolumetricPoseModel(nn.Module):
@@ -123,29 +84,10 @@ class VolumetricPoseModel(nn.Module):
             self.flow_embed = nn.ModuleDict({
                 str(k): nn.Sequential(nn.Conv2d(cfg.backbone_channels[k], cfg.flow_channels, 1), nn.ReLU())
                 for k in levels})
-            if cfg.method == 'cls_cat':
-                base: nn.Module = ConcatMatching(cfg.flow_channels)
-            elif cfg.method == 'cls_cor':
-                base = CorrelationMatching(None, cfg.corr_rescale)
-            else:
-                base = CorrelationMatching(self._epipolar_weights(levels), cfg.corr_rescale)
-            self.cls = CameraLevelSync(ReferenceMatching(base, V), self.level_hw, levels, V - 1,
-                                       cfg.share_flow_views, cfg.flow_width, cfg.flow_kernel, cfg.flow_activation)
-
-    def _epipolar_weights(self, levels: Sequence[int]) -> dict[tuple[int, int], np.ndarray]:
-        cfg = self.cfg
-        out = {}
-        for r in range(self.num_views):
-            for j in range(self.num_views):
-                if j == r:
-                    continue
-                for k in levels:
-                    hw = self.level_hw[k]
-                    out[(r * self.num_views + j, k)] = epipolar_weight_mask(
-                        self.cameras[r], self.cameras[j], stride=cfg.feature_stride(k), sigma=cfg.epipolar_sigma,
-                        kernel=cfg.epipolar_kernel, sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px,
-                        ref_hw=hw, other_hw=hw)
-        return out
+            # any view can be the reference: matching (epipolar weights) for every ordered camera pair;
+            # motion nets shared, or one set per camera pair (reference, view)
+            self.cls = build_camera_level_sync(cfg, cfg.method, cfg.flow_channels, self.cameras, camera_pairs(V),
+                                               self.level_hw, [cfg.feature_stride(k) for k in range(3)])
 
     @property
     def method(self) -> str:
@@ -184,13 +126,12 @@ class VolumetricPoseModel(nn.Module):
         for r in torch.unique(ref).tolist():
             rows = torch.nonzero(ref == r).squeeze(1)
             others = [j for j in range(v) if j != r]
-            order = torch.tensor([r, *others], device=features.device)
-            self.cls.matching.set_reference(r)
-            level_flows = self.cls({k: e[rows][:, order] for k, e in emb.items()})
+            level_flows = self.cls({k: e[rows] for k, e in emb.items()}, reference=r, views=others)
             flow0 = level_flows[0]                                                     # (b_r, V-1, 2, h, w)
-            src = features[rows][:, order[1:]]
+            idx_others = torch.tensor(others, device=features.device)
+            src = features[rows][:, idx_others]
             warped = warp(src.flatten(0, 1), flow0.flatten(0, 1)).unflatten(0, flow0.shape[:2])
-            idx_b, idx_v = rows.unsqueeze(1), order[1:].unsqueeze(0)
+            idx_b, idx_v = rows.unsqueeze(1), idx_others.unsqueeze(0)
             out[idx_b, idx_v] = warped
             flows[idx_b, idx_v] = flow0
         return out, flows

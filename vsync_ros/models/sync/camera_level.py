@@ -11,12 +11,13 @@ from vsync_ros.models.sync.warp import upsample_features, upsample_flow, warp
 
 
 class CameraLevelSync(nn.Module):
-    """Coarse-to-fine camera-view flow for each non-reference view (paper Sec. III-B, Fig. 4).
+    """Coarse-to-fine camera-view flow from a reference view to each other view (paper Sec. III-B, Fig. 4).
 
-    For view i and levels from coarsest to finest (level k has stride 4 * 2**k):
+    For the camera pair (reference r, view i) and levels from coarsest to finest (level k has stride
+    4 * 2**k input pixels):
 
-    * coarsest matched level: ``w = net(match(f_ref, f_i))``;
-    * finer matched level: ``w_k = up(w_{k+1}) + net(match(f_ref, f_i) - match(up(g_ref), up(g_i)))``
+    * coarsest matched level: ``w = net(match(f_r, f_i))``;
+    * finer matched level: ``w_k = up(w_{k+1}) + net(match(f_r, f_i) - match(up(g_r), up(g_i)))``
       where g are the features of the previous matched level upsampled to level k (the correlation
       difference of Fig. 4, computed with level k's epipolar weights);
     * level without matching: ``w_k = up(w_{k+1})``.
@@ -25,42 +26,60 @@ class CameraLevelSync(nn.Module):
     their level (channel 0 = x, 1 = y) and defined on view i's grid.
 
     Args:
-        matching: a module from :mod:`vsync_ros.models.sync.matching`.
+        matching: a module from :mod:`vsync_ros.models.sync.matching` (called with the camera pair).
         level_hw: feature size (H_k, W_k) of every pyramid level, finest first.
         corr_levels: levels with matching + motion net (contains the coarsest).
-        num_pairs: non-reference views V - 1. shared_pairs: one net per level for all pairs.
+        pairs: the camera pairs (reference, view) this module may be asked for, in the order of their
+            motion nets (``nets[n]`` belongs to ``pairs[n]`` unless shared).
+        shared_pairs: one net per level for all pairs.
         width_factor, kernel, activation: motion-net settings (Table I).
     """
 
     def __init__(self, matching: nn.Module, level_hw: Sequence[tuple[int, int]],
-                 corr_levels: Sequence[int], num_pairs: int, shared_pairs: bool = False, width_factor: float = 1.0,
-                 kernel: int = 5, activation: str = 'relu'):
+                 corr_levels: Sequence[int], pairs: Sequence[tuple[int, int]], shared_pairs: bool = False,
+                 width_factor: float = 1.0, kernel: int = 5, activation: str = 'relu'):
         super().__init__()
         self.matching = matching
         self.level_hw = [tuple(hw) for hw in level_hw]
         self.corr_levels = sorted(set(corr_levels), reverse=True)
-        self.num_pairs = num_pairs
+        self.pairs = [(int(r), int(v)) for r, v in pairs]
+        if not self.pairs or len(set(self.pairs)) != len(self.pairs) or any(r == v for r, v in self.pairs):
+            raise ValueError(f'pairs must be distinct (reference, view) pairs of different cameras, got {pairs}')
+        self._pair_index = {pair: n for n, pair in enumerate(self.pairs)}
         self.shared_pairs = shared_pairs
-        n_nets = 1 if shared_pairs else num_pairs
+        n_nets = 1 if shared_pairs else len(self.pairs)
         self.nets = nn.ModuleList([
             nn.ModuleDict({str(k): MotionNet(matching.out_channels(self.level_hw[k]), width_factor, kernel,
                                              activation) for k in self.corr_levels})
             for _ in range(n_nets)])
 
-    def net(self, pair: int, level: int) -> MotionNet:
-        """Motion net of view pair ``pair`` (0 = view 1) at ``level``."""
-        return self.nets[0 if self.shared_pairs else pair][str(level)]
+    def net(self, pair: tuple[int, int], level: int) -> MotionNet:
+        """Motion net of the camera pair ``(reference, view)`` at ``level``."""
+        pair = (int(pair[0]), int(pair[1]))
+        if pair not in self._pair_index:
+            raise KeyError(f'camera pair {pair} has no motion net (pairs: {self.pairs})')
+        return self.nets[0 if self.shared_pairs else self._pair_index[pair]][str(level)]
 
-    def forward(self, feats: Mapping[int, torch.Tensor]) -> list[torch.Tensor]:
-        """Flow features per matched level k: (B, V, C, H_k, W_k), view 0 = reference.
+    def forward(self, feats: Mapping[int, torch.Tensor], reference: int = 0,
+                views: Sequence[int] | None = None) -> list[torch.Tensor]:
+        """Flows from ``reference`` to each of ``views``.
+
+        Args:
+            feats: flow features per matched level k, (B, V, C, H_k, W_k) in camera order.
+            reference: camera index of the reference view.
+            views: camera indices to synchronize (default: every view but the reference, ascending).
 
         Returns:
-            flows per level, finest first: list over k of (B, V-1, 2, H_k, W_k) in level-k feature pixels.
+            flows per level, finest first: list over k of (B, len(views), 2, H_k, W_k) in level-k
+            feature pixels, on each view's grid.
         """
         num_levels = len(self.level_hw)
-        per_pair: list[list[torch.Tensor]] = []
-        for pair in range(self.num_pairs):
-            view = pair + 1
+        if views is None:
+            num_views = feats[self.corr_levels[0]].shape[1]
+            views = [j for j in range(num_views) if j != reference]
+        per_view: list[list[torch.Tensor]] = []
+        for view in views:
+            pair = (int(reference), int(view))
             flows: dict[int, torch.Tensor] = {}
             flow = None
             prev = None  # (ref, other) features of the previous matched level
@@ -68,7 +87,7 @@ class CameraLevelSync(nn.Module):
                 hw = self.level_hw[k]
                 flow_up = upsample_flow(flow, hw) if flow is not None else None
                 if k in self.corr_levels:
-                    f_ref, f_oth = feats[k][:, 0], feats[k][:, view]
+                    f_ref, f_oth = feats[k][:, reference], feats[k][:, view]
                     m = self.matching(f_ref, f_oth, pair, k)
                     if prev is not None:
                         m = m - self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
@@ -79,8 +98,8 @@ class CameraLevelSync(nn.Module):
                 else:
                     flow = flow_up
                 flows[k] = flow
-            per_pair.append([flows[k] for k in range(num_levels)])
-        return [torch.stack([per_pair[p][k] for p in range(self.num_pairs)], dim=1) for k in range(num_levels)]
+            per_view.append([flows[k] for k in range(num_levels)])
+        return [torch.stack([per_view[p][k] for p in range(len(views))], dim=1) for k in range(num_levels)]
 
 
 class SceneLevelSync(nn.Module):

@@ -1,0 +1,101 @@
+"""The one place camera-level sync is assembled: matching (+ epipolar weights) and CameraLevelSync.
+
+Used by the counting model (reference always camera 0) and the pose model (any reference).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch import nn
+
+from vsync_ros.geometry import Camera, epipolar_weight_mask
+from vsync_ros.models.sync.camera_level import CameraLevelSync
+from vsync_ros.models.sync.config import SyncConfig
+from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
+
+CLS_METHODS = ('cls_cat', 'cls_cor', 'cls_epi')
+
+
+def camera_pairs(num_views: int, references: Sequence[int] | None = None) -> list[tuple[int, int]]:
+    """Ordered camera pairs (reference, view), reference-major, views ascending.
+
+    Args:
+        num_views: number of cameras V.
+        references: cameras that may serve as reference (default: all of them).
+
+    Returns:
+        e.g. V = 3, references [0]: [(0, 1), (0, 2)]; all references: [(0, 1), (0, 2), (1, 0), ...].
+    """
+    refs = range(num_views) if references is None else references
+    return [(int(r), v) for r in refs for v in range(num_views) if v != r]
+
+
+def epipolar_weights(cfg: SyncConfig, cameras: Sequence[Camera], pairs: Sequence[tuple[int, int]],
+                     level_hw: Sequence[tuple[int, int]], level_strides: Sequence[int]
+                     ) -> dict[tuple[int, int, int], np.ndarray]:
+    """Epipolar weights of every camera pair at every matched level (``cfg.corr_levels``).
+
+    Args:
+        cfg: the sync settings (sigma, kernel, sigma units, corr_levels).
+        cameras: calibrations at the network input resolution (pixels).
+        pairs: camera pairs (reference, view).
+        level_hw: feature size (H_k, W_k) of every level, finest first.
+        level_strides: stride of every level's features in input pixels, finest first.
+
+    Returns:
+        (reference, view, level) -> (H_k * W_k, H_k, W_k) weights in [0, 1]
+        (:func:`vsync_ros.geometry.epipolar_weight_mask`).
+    """
+    out = {}
+    for reference, view in pairs:
+        for k in cfg.corr_levels:
+            hw = tuple(level_hw[k])
+            out[(reference, view, k)] = epipolar_weight_mask(
+                cameras[reference], cameras[view], stride=level_strides[k], sigma=cfg.epipolar_sigma,
+                kernel=cfg.epipolar_kernel, sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px,
+                ref_hw=hw, other_hw=hw)
+    return out
+
+
+def build_matching(cfg: SyncConfig, method: str, feat_channels: int, cameras: Sequence[Camera],
+                   pairs: Sequence[tuple[int, int]], level_hw: Sequence[tuple[int, int]],
+                   level_strides: Sequence[int]) -> nn.Module:
+    """The matching module of a CLS method.
+
+    Args:
+        method: 'cls_cat' (concatenation of ``feat_channels``-channel maps), 'cls_cor' (normalised global
+            correlation) or 'cls_epi' (correlation x epipolar weights of every pair in ``pairs``).
+        Others as :func:`epipolar_weights`.
+    """
+    if method == 'cls_cat':
+        return ConcatMatching(feat_channels)
+    if method == 'cls_cor':
+        return CorrelationMatching(None, cfg.corr_rescale)
+    if method == 'cls_epi':
+        return CorrelationMatching(epipolar_weights(cfg, cameras, pairs, level_hw, level_strides), cfg.corr_rescale)
+    raise ValueError(f'unknown camera-level sync method {method!r} (known: {list(CLS_METHODS)})')
+
+
+def build_camera_level_sync(cfg: SyncConfig, method: str, feat_channels: int, cameras: Sequence[Camera],
+                            pairs: Sequence[tuple[int, int]], level_hw: Sequence[tuple[int, int]],
+                            level_strides: Sequence[int]) -> CameraLevelSync:
+    """Matching + coarse-to-fine motion nets for ``method`` (see :func:`build_matching`).
+
+    Args:
+        cfg: sync settings (a task config inheriting :class:`SyncConfig` works as is).
+        method: 'cls_cat' | 'cls_cor' | 'cls_epi'.
+        feat_channels: channels C of the flow features that are matched.
+        cameras: calibrations at the network input resolution.
+        pairs: camera pairs (reference, view) the module may be asked for; without
+            ``cfg.share_flow_views`` each gets its own motion nets, in this order.
+        level_hw: feature size (H_k, W_k) of every level, finest first.
+        level_strides: stride of every level's features in input pixels, finest first.
+
+    Returns:
+        a :class:`CameraLevelSync` whose motion-net parameters are created after the matching module
+        (which has none), per pair then per level from coarsest to finest.
+    """
+    matching = build_matching(cfg, method, feat_channels, cameras, pairs, level_hw, level_strides)
+    return CameraLevelSync(matching, level_hw, cfg.corr_levels, pairs, cfg.share_flow_views, cfg.flow_width,
+                           cfg.flow_kernel, cfg.flow_activation)
