@@ -9,6 +9,7 @@ rounding differences in a YAML file pass and a moved camera or another lens does
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def check_calibration(candidate: Camera, model_cam: Camera, region: GroundRegion
                 f'{model_cam.width}x{model_cam.height}')
     diff = reprojection_difference_px(candidate, model_cam, region)
     if not diff <= tolerance_px:
-        return (f'calibration differs from the one the model uses by {diff:.1f} px '
+        return (f'calibration differs from the one the model uses by {diff:.3g} px '
                 f'(tolerance {tolerance_px:g} px)')
     return ''
 
@@ -76,4 +77,46 @@ def check_region(given: GroundRegion, model_region: GroundRegion, rel_tol: float
         other = float(getattr(given, name))
         if not math.isclose(other, value, rel_tol=rel_tol, abs_tol=1e-6):
             return f'ground region {name} is {other:g} but the model\'s is {value:g} ({model_region.shape} cells)'
+    return ''
+
+
+def rig_region(cameras: Sequence[Camera], cell_m: float = 0.5, margin_m: float = 0.5) -> GroundRegion:
+    """Ground rectangle spanning the camera centres plus ``margin_m`` (metres), on a grid of ``cell_m``.
+
+    The nominal region of a rig without a counting region (pose): calibration probes and markers use it.
+    """
+    c = np.array([cam.center for cam in cameras], dtype=np.float64)
+    lo = np.floor((c[:, :2].min(axis=0) - margin_m) / cell_m) * cell_m
+    hi = np.ceil((c[:, :2].max(axis=0) + margin_m) / cell_m) * cell_m
+    return GroundRegion(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]), cell_m)
+
+
+def compare_rigs(model_cameras: Sequence[Camera], cameras: Sequence[Camera], probe_region: GroundRegion,
+                 tolerance_px: float, model_region: GroundRegion | None = None,
+                 region: GroundRegion | None = None) -> str:
+    """'' when ``cameras`` (and ``region``) are the rig a model was trained on, else the first difference.
+
+    The one calibration comparison of the package: checkpoints against data sets, pipelines against a
+    deployment's calibration files, the demo's models against its world all call it.
+
+    Args:
+        model_cameras: the model's calibration per view (any resolution).
+        cameras: the calibration to check, same view order (any resolution with the same aspect ratio).
+        probe_region: ground area whose points (feet and head height) both calibrations project.
+        tolerance_px: largest accepted reprojection difference, in model-camera pixels.
+        model_region, region: the ground grids to compare (skipped when either is None).
+
+    Returns:
+        '' or a reason naming the view (index and camera name) or the region field.
+    """
+    if len(cameras) != len(model_cameras):
+        names = ', '.join(c.name for c in model_cameras)
+        return f'{len(model_cameras)} views expected ({names}), {len(cameras)} given'
+    for v, (model_cam, cam) in enumerate(zip(model_cameras, cameras)):
+        reason = check_calibration(cam, model_cam, probe_region, tolerance_px)
+        if reason:
+            return (f'view {v} ({model_cam.name}): {reason} (given {cam.name!r} {cam.width}x{cam.height}, '
+                    f'model {model_cam.width}x{model_cam.height})')
+    if model_region is not None and region is not None:
+        return check_region(region, model_region)
     return ''
