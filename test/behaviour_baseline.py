@@ -47,9 +47,9 @@ def evaluate_checkpoint(checkpoint: Path, data: Path, json_out: Path) -> dict:
 def train_curve(config: str, overrides: list[str], data: Path, out: Path) -> dict:
     """Per-step losses and the checkpoint's history of a 20-step run (seed 7, 2 threads) through ``fit``."""
     import torch
-    from vsync_ros.engine.fit import fit
 
     from vsync_ros.engine.config import load_any_config
+    from vsync_ros.engine.fit import fit
 
     cfg = load_any_config(ROOT / config, [f'data.root={data}', *overrides, 'train.max_steps=20', 'train.seed=7',
                                          'train.threads=2', f'train.out={out}'])

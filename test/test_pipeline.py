@@ -10,7 +10,7 @@ import torch
 from pipeline_support import make_checkpoint, plaza_calibration
 
 from vsync_ros.engine.checkpoint import CheckpointError
-from vsync_ros.engine.evaluate import evaluate_model
+from vsync_ros.engine.tasks.counting import evaluate_model
 from vsync_ros.geometry import Camera
 from vsync_ros.inference.api import FramePipeline, check_result
 from vsync_ros.inference.loading import open_pipeline

@@ -13,7 +13,9 @@ from vsync_ros.data.dataset import SyncDataset
 from vsync_ros.engine.checkpoint import load_checkpoint
 from vsync_ros.engine.config import PoseConfig, config_task, load_pose_config
 from vsync_ros.engine.evaluate import main as eval_main
-from vsync_ros.engine.pose_train import PoseSamples, describe_pose_regime, pose_errors_mm, summarize_pose_rows
+from vsync_ros.engine.pose_metrics import pose_errors_mm, summarize_pose_rows
+from vsync_ros.engine.tasks import describe_regime
+from vsync_ros.engine.tasks.pose import PoseSamples
 from vsync_ros.engine.train import main as train_main
 from vsync_ros.yaml_config import ConfigError
 
@@ -62,7 +64,7 @@ def test_pose_configs_load_and_name_their_regime():
         assert config_task(path) == 'pose'
         cfg = load_pose_config(path)
         assert isinstance(cfg, PoseConfig) and cfg.model.image_height == 160
-        names[name] = describe_pose_regime(cfg)
+        names[name] = describe_regime(cfg)
     assert names['base_u'] == 'BaseU' and names['base_s'] == 'BaseS'
     assert names['cls_epi'].startswith('CLS-epi (l_p + 0.01 l_s') and names['cls_cor'].startswith('CLS-cor')
     assert config_task(CONFIGS / 'small_cls_epi.yaml') == 'counting'

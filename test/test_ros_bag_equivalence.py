@@ -7,7 +7,7 @@ from vsync_ros.data.dataset import SyncDataset
 from vsync_ros.data.desync import preset
 from vsync_ros.data.generate import generate_dataset
 from vsync_ros.engine.checkpoint import load_model
-from vsync_ros.engine.evaluate import evaluate_model
+from vsync_ros.engine.tasks.counting import evaluate_model
 from vsync_ros.inference.pipeline import load_pipeline
 from vsync_ros.runtime.bag_write import main as bag_write_main
 from vsync_ros.runtime.bags import bag_info, offline_eval

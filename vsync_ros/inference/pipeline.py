@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +51,7 @@ import numpy as np
 import torch
 
 from vsync_ros.engine.checkpoint import Checkpoint, CheckpointMismatchError, load_model
+from vsync_ros.engine.device import select_device
 from vsync_ros.geometry import Camera, GroundRegion
 from vsync_ros.geometry.calibration import check_calibration, check_region
 from vsync_ros.inference.api import PipelineResult
@@ -65,8 +65,6 @@ log = logging.getLogger(__name__)
 FAILOVER_MODES = ('unsynced', 'as_trained')
 MODEL_REFERENCE_VIEW = 0  # the counting models are trained with view 0 as the reference
 POSE_PROBE_REGION = GroundRegion(-1.5, -1.5, 3.0, 3.0, 0.5)  # pose capture area checked against the calibration
-_DEVICE_RE = re.compile(r'^(auto|cpu|cuda(?::(\d+))?)$')
-
 
 
 def check_frame_set(images: Sequence, ref_index: int, names: Sequence[str]) -> int:
@@ -87,36 +85,6 @@ def check_frame_set(images: Sequence, ref_index: int, names: Sequence[str]) -> i
 
 class CalibrationMismatchError(CheckpointMismatchError):
     """The given cameras / ground region disagree with the calibration the checkpoint was trained with."""
-
-
-# ---------------------------------------------------------------------------------------- device
-def select_device(name: str = 'auto') -> tuple[torch.device, str]:
-    """Resolve ``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` to a usable device.
-
-    Returns:
-        (device, note): ``note`` is '' or explains a fall-back to the CPU (CUDA requested but absent).
-
-    Raises:
-        ValueError: an unknown device name.
-    """
-    text = (name or 'auto').strip().lower()
-    m = _DEVICE_RE.match(text)
-    if m is None:
-        raise ValueError(f'unknown device {name!r}: use auto, cpu, cuda or cuda:N')
-    if text == 'cpu':
-        return torch.device('cpu'), ''
-    available = torch.cuda.is_available()
-    if text == 'auto':
-        return torch.device('cuda' if available else 'cpu'), ''
-    if not available:
-        built = f'built with CUDA {torch.version.cuda}' if torch.version.cuda else 'a CPU-only build'
-        return torch.device('cpu'), (f'device {text!r} requested but CUDA is not available (torch {torch.__version__}, '
-                                     f'{built}): running on the CPU')
-    index = int(m.group(2) or 0)
-    if index >= torch.cuda.device_count():
-        return torch.device('cpu'), (f'device {text!r} requested but only {torch.cuda.device_count()} CUDA '
-                                     'device(s) exist: running on the CPU')
-    return torch.device(text), ''
 
 
 # ---------------------------------------------------------------------------------------- calibration

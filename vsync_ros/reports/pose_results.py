@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from vsync_ros.engine.pose_train import MOTION_NAMES
+from vsync_ros.engine.pose_metrics import MOTION_NAMES
+from vsync_ros.process import set_process_defaults
 
 
 def parse_eval_spec(text: str) -> tuple[str, int, Path]:
@@ -109,6 +110,7 @@ def markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: write the Markdown (and JSON) report."""
+    set_process_defaults()
     p = argparse.ArgumentParser(prog='python -m vsync_ros.reports.pose_results', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--eval', dest='evals', type=parse_eval_spec, action='append', required=True,

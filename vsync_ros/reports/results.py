@@ -8,25 +8,28 @@ file with every metric and a Markdown file with the tables in the layout of the 
 """
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-
 import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
 
-from vsync_ros.engine.checkpoint import CheckpointError, load_checkpoint, load_model
-from vsync_ros.engine.evaluate import evaluate_model, resolve_device
+from vsync_ros.process import set_process_defaults
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and the torch-based engine modules are imported where used, so that main() sets the process
+# defaults (OMP_WAIT_POLICY) before torch loads.
 
 
 def evaluate_row(checkpoint: Path, data: Path, split: str, sync_input: bool, device: torch.device) -> dict:
     """MAE / NAE of one checkpoint on one data-set split."""
     from vsync_ros.data.dataset import SyncDataset
+    from vsync_ros.engine.checkpoint import load_checkpoint, load_model
+    from vsync_ros.engine.tasks.counting import evaluate_model
 
     cell = load_checkpoint(checkpoint).region.cell_m
     dataset = SyncDataset(data, split, gp_cell_m=cell, load_sync=sync_input)
@@ -41,6 +44,8 @@ def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]]) -> st
 
     ``evaluations``: (table label, latency column, metrics) rows measured on held-out test splits.
     """
+    from vsync_ros.engine.checkpoint import load_checkpoint
+
     ckpt = load_checkpoint(checkpoint)
     meta, m = ckpt.meta, ckpt.config.model
     man = meta.get('data_manifest', {})
@@ -102,11 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--only', nargs='+', metavar='LABEL', default=None,
                    help='evaluate only these rows; the others are kept from the existing --json file')
     args = p.parse_args(argv)
+    set_process_defaults()
+    import torch
+
+    from vsync_ros.engine.checkpoint import CheckpointError
+    from vsync_ros.engine.device import select_device
+
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = yaml.safe_load(args.spec.read_text())
     columns = list(spec['columns'])
-    device = resolve_device(args.device)
+    device, note = select_device(args.device)
+    if note:
+        print(note, file=sys.stderr)
     previous = {}
     if args.only and args.json.is_file():
         previous = {(r['table'], r['loss'], r['label']): r for r in json.loads(args.json.read_text())['rows']}
