@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_ros_support import TEST_REGION, toy_setup
 
+from vsync_ros.geometry.presets import rig
 from vsync_ros.ros import bag_eval
 from vsync_ros.runtime.bags import (
     bag_info,
@@ -20,17 +21,9 @@ from vsync_ros.runtime.bags import (
     write_bag,
 )
 from vsync_ros.runtime.images import float_image_to_array, numpy_image_to_rgb
-from vsync_ros.runtime.sources import (
-    DatasetSource,
-    DesyncProfile,
-    ToyWorld,
-    ViewTiming,
-    WorldSource,
-    desync_profile,
-    make_source,
-    rig,
-    schedule,
-)
+from vsync_ros.runtime.schedules import DesyncProfile, ViewTiming, desync_profile, schedule
+from vsync_ros.runtime.sources import DatasetSource, WorldSource, make_source
+from vsync_ros.runtime.toy_world import ToyWorld
 
 pytest.importorskip('rosbags', reason='rosbags (pure-Python rosbag2 IO) is not installed')
 

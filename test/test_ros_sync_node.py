@@ -436,7 +436,8 @@ def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():
     from test_ros_support import StandingPosePipeline
     from visualization_msgs.msg import Marker
 
-    from vsync_ros.runtime.sources import ToyWorld, rig
+    from vsync_ros.geometry.presets import rig
+    from vsync_ros.runtime.toy_world import ToyWorld
 
     cams, region = rig('studio')
     world = ToyWorld(cams, region, n_people=2, seed=1, speed_mps=0.5)

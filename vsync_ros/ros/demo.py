@@ -4,7 +4,7 @@ What runs (one process, real rclpy topics, no launch needed):
 
 * the synthetic plaza (:class:`vsync_ros.data.crowd_world.CrowdWorld`, three calibrated cameras) rendered
   at the models' input size, desynchronized like PETS2009: 7 fps, every non-reference camera shows the
-  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.sources`);
+  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.schedules`);
 * one camera publisher node (``sensor_msgs/Image`` + ``CameraInfo`` per camera on ``/vsync_demo/camN/...``);
 * one ``sync_node`` per checkpoint (default BaseU and CLS-epi, ``models/plaza_base_u.pt`` and
   ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and publishing ``~/density``
@@ -159,7 +159,7 @@ def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float):
     """
     from dataclasses import replace
 
-    from vsync_ros.runtime.sources import desync_profile, schedule
+    from vsync_ros.runtime.schedules import desync_profile, schedule
     profile = desync_profile('pets', n_views, 7.0, seed=seed)
     ticks: list[dict] = [{} for _ in range(n_frames)]
     for ev in schedule(profile, n_frames / profile.rate_hz):
