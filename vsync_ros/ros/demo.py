@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from vsync_ros import paths
+from vsync_ros.process import set_process_defaults
 
 DEFAULT_MODELS = (('BaseU', 'plaza_base_u.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
 KNOWN_LABELS = {'plaza_base_s': 'BaseS', 'plaza_base_su': 'BaseSU', 'plaza_base_u': 'BaseU',
@@ -490,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-demo`` / ``python -m vsync_ros.ros.demo``."""
+    set_process_defaults()  # before torch loads
     args = build_parser().parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     try:

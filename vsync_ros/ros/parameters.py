@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import ParameterNotDeclaredException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -146,8 +147,10 @@ def read_parameters(node: Node, specs: Iterable[ParameterSpec]) -> dict[str, Any
     """Current values of ``specs`` on ``node`` by name (arrays as lists; an unset array reads as ``[]``)."""
     out: dict[str, Any] = {}
     for spec in specs:
-        value = node.get_parameter(spec.name).value
-        if spec.type in _ARRAY_ITEM_TYPES:  # may be None (unset), a list, a tuple or an array.array
+        if not node.has_parameter(spec.name):
+            raise ParameterNotDeclaredException(spec.name)
+        value = node.get_parameter_or(spec.name).value  # None for a declared but unset (empty) array
+        if spec.type in _ARRAY_ITEM_TYPES:  # None, a list, a tuple or an array.array
             value = [] if value is None else list(value)
         out[spec.name] = value
     return out

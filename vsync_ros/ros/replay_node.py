@@ -27,6 +27,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from vsync_ros.geometry.presets import RIGS
+from vsync_ros.process import set_process_defaults
 from vsync_ros.ros.image_conversion import make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.parameters import ParameterSpec, check_values, declare_parameters, parameter_table, read_parameters
@@ -237,7 +238,8 @@ class ReplayNode(Node):
 
 
 def main(args=None) -> int:
-    """Entry point of the ``replay_node`` executable."""
+    """Entry point of the ``replay_node`` executable (console script and ``python -m vsync_ros.ros.replay_node``)."""
+    set_process_defaults()  # before a world or data set (which may use torch) loads
     rclpy.init(args=args)
     try:
         node = ReplayNode()

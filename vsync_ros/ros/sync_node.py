@@ -47,6 +47,7 @@ from vsync_ros import paths
 from vsync_ros.geometry import CalibrationError
 from vsync_ros.inference.api import TASKS, FramePipeline
 from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.process import set_process_defaults
 from vsync_ros.reports.colormap import COLORMAPS, colorize_density
 from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.image_conversion import image_to_rgb, make_image_msg
@@ -524,7 +525,8 @@ class SyncNode(Node):
 
 
 def main(args=None) -> int:
-    """Entry point of the ``sync_node`` executable."""
+    """Entry point of the ``sync_node`` executable (console script and ``python -m vsync_ros.ros.sync_node``)."""
+    set_process_defaults()  # before the model (torch) loads
     # the node logs the pipeline's warnings itself (device fall-back, fail-over notes) through rclpy
     logging.getLogger('vsync_ros.inference.pipeline').setLevel(logging.ERROR)
     rclpy.init(args=args)
