@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from test_ros_support import TEST_REGION, toy_setup
 
+from vsync_ros.data.crowd_world import CrowdWorldConfig
+from vsync_ros.data.desync import preset as data_preset
+from vsync_ros.data.generate import generate_dataset
 from vsync_ros.geometry.presets import rig
 from vsync_ros.ros import bag_eval
 from vsync_ros.runtime.bags import (
@@ -212,7 +215,6 @@ def test_bag_eval_cli_offline(tmp_path, world_pipe, capsys):
 
 # ------------------------------------------------------------------------------------------ vsync_ros.data
 def test_data_presets_become_replay_profiles():
-    pytest.importorskip('vsync_ros.data.desync', reason='vsync_ros.data is not available')
     pets = desync_profile('pets', 3, rate_hz=99.0, latency_s=0.01)
     assert pets.rate_hz == pytest.approx(7.0) and pets.reference_view == 0
     assert [v.random_offset_s for v in pets.views] == [0.0, 5.0, 5.0]
@@ -222,15 +224,14 @@ def test_data_presets_become_replay_profiles():
 
 
 def test_crowd_world_and_generated_dataset_sources(tmp_path):
-    data = pytest.importorskip('vsync_ros.data', reason='vsync_ros.data is not available')
     world = make_source('world', 'plaza', image_scale=0.25)
     assert isinstance(world, WorldSource)
     gt = world.ground_truth(2.0)
     assert gt['gp_density'].shape == world.region.shape and gt['count'] >= 0
     assert world.frame(1, 2.0).shape == (72, 96, 3)
     root = tmp_path / 'ds'
-    data.generate_dataset(root, data.CrowdWorldConfig(image_size=(96, 72)), desync=data.preset('pets', mode='constant'),
-                          n_train=0, n_test=4, progress=False)
+    generate_dataset(root, CrowdWorldConfig(image_size=(96, 72)), desync=data_preset('pets', mode='constant'),
+                     n_train=0, n_test=4, progress=False)
     src = make_source('dataset', dataset_root=str(root), dataset_split='test')
     assert isinstance(src, DatasetSource) and src.rate_hz == pytest.approx(7.0) and src.index_at(0.15) == 1
     from vsync_ros.data.storage import read_image

@@ -289,7 +289,7 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
         ref = info.reference_view or 0
         reference_order = [ref] + [v for v in range(n) if v != ref]
     store = FrameStore([c.name for c in pipeline.cameras], max_frame_age_s, reference_order, topics)
-    core = SyncCore(pipeline, store, lambda m, wh: image_to_rgb(m, wh, 'numpy'),
+    core = SyncCore(pipeline, store, image_to_rgb,
                     lambda m, wh: check_image(m, wh, True), min_views, 'reference')
     view_of = {t: v for v, t in enumerate(topics)}
     ts = typestore()
