@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 
 from vsync_ros.geometry import Camera, GroundRegion
+from vsync_ros.geometry.presets import rig
 from vsync_ros.inference.api import PipelineResult
-from vsync_ros.runtime.sources import ToyWorld, gaussian_ground_density, rig
+from vsync_ros.runtime.toy_world import ToyWorld, gaussian_ground_density
 
 TEST_REGION = GroundRegion(0.0, 0.0, 20.0, 24.0, 0.4)
 

@@ -11,12 +11,12 @@ from ros_support import TEST_REGION, ForegroundPipeline, toy_setup
 
 from vsync_ros import paths
 from vsync_ros.geometry import Camera
+from vsync_ros.geometry.presets import rig
 from vsync_ros.inference.api import FramePipeline, PipelineOutputError, PipelineResult, check_result
 from vsync_ros.runtime.calibration_check import check_calibration, check_camera_info, load_and_check
 from vsync_ros.runtime.frame_store import FrameStore
 from vsync_ros.runtime.images import ImageFormatError, check_image, fill_image_msg, numpy_image_to_rgb
 from vsync_ros.runtime.messages import camera_info_fields
-from vsync_ros.runtime.sources import rig
 from vsync_ros.runtime.sync_core import LogThrottle, SyncCore
 
 NAMES = ['a', 'b', 'c']

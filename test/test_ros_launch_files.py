@@ -88,7 +88,7 @@ def test_replay_launch_covers_replay_parameters():
     assert _replay_arguments(tree) <= set(REPLAY_PARAMETERS)
     for k, v in zip(args.value.keys, args.value.values):
         default, vtype = v.elts[0].value, v.elts[1].id
-        expected = type(REPLAY_PARAMETERS[k.value][0]).__name__
+        expected = type(REPLAY_PARAMETERS[k.value].default).__name__
         assert vtype == expected, f'{k.value}: launch type {vtype}, parameter type {expected}'
         {'str': str, 'int': int, 'float': float, 'bool': lambda s: {'true': True, 'false': False}[s]}[vtype](default)
 
@@ -99,14 +99,12 @@ def test_params_files_match_declared_parameters(name):
     params = doc['/**']['ros__parameters']
     assert set(params) <= set(SYNC_PARAMETERS), set(params) - set(SYNC_PARAMETERS)
     for key, value in params.items():
-        default = SYNC_PARAMETERS[key][0]
-        if isinstance(default, list):
+        spec = SYNC_PARAMETERS[key]
+        if isinstance(spec.default, tuple):  # array parameters
             assert isinstance(value, list) and value and len({type(x) for x in value}) == 1
         else:
-            assert type(value) is type(default), f'{key}: {type(value).__name__} vs {type(default).__name__}'
-        choices = SYNC_PARAMETERS[key][4]
-        if isinstance(choices, tuple) and isinstance(value, str):
-            assert value in choices
+            assert type(value) is type(spec.default), f'{key}: {type(value).__name__} vs {type(spec.default).__name__}'
+        assert not spec.check(value), spec.check(value)  # type, choices and range
     n = len(params['camera_topics'])
     assert len(params['camera_info_topics']) == n and len(params['calibration_files']) == n
     for f in params['calibration_files']:

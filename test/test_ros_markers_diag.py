@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vsync_ros.geometry import GroundRegion
+from vsync_ros.geometry.presets import rig
 from vsync_ros.ros.diagnostics import ERROR, OK, WARN, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.markers import (
     H36M_BONES,
@@ -18,7 +19,6 @@ from vsync_ros.ros.markers import (
     skeleton_segments,
 )
 from vsync_ros.runtime.frame_store import FrameStore
-from vsync_ros.runtime.sources import rig
 from vsync_ros.runtime.sync_core import CoreStats
 
 CAMS, REGION = rig('plaza')

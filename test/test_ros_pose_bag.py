@@ -18,7 +18,7 @@ from vsync_ros.ros import bag_eval
 from vsync_ros.runtime.bag_metrics import pose_metrics
 from vsync_ros.runtime.bag_write import main as bag_write_main
 from vsync_ros.runtime.bags import bag_info, offline_eval, read_ground_truth, read_ground_truth_joints, write_bag
-from vsync_ros.runtime.sources import desync_profile
+from vsync_ros.runtime.schedules import desync_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / 'models' / 'studio_pose_cls_epi.pt'

@@ -22,7 +22,7 @@ from vsync_ros.ros.replay_node import ReplayNode  # noqa: E402
 from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns  # noqa: E402
 from vsync_ros.runtime.bags import offline_eval, write_bag  # noqa: E402
 from vsync_ros.runtime.images import numpy_image_to_rgb  # noqa: E402
-from vsync_ros.runtime.sources import desync_profile, schedule  # noqa: E402
+from vsync_ros.runtime.schedules import desync_profile, schedule  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 58

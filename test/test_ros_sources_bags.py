@@ -12,6 +12,7 @@ from ros_support import TEST_REGION, toy_setup
 from vsync_ros.data.crowd_world import CrowdWorldConfig
 from vsync_ros.data.desync import preset as data_preset
 from vsync_ros.data.generate import generate_dataset
+from vsync_ros.geometry.presets import rig
 from vsync_ros.ros import bag_eval
 from vsync_ros.runtime.bags import (
     bag_info,
@@ -23,17 +24,9 @@ from vsync_ros.runtime.bags import (
     write_bag,
 )
 from vsync_ros.runtime.images import float_image_to_array, numpy_image_to_rgb
-from vsync_ros.runtime.sources import (
-    DatasetSource,
-    DesyncProfile,
-    ToyWorld,
-    ViewTiming,
-    WorldSource,
-    desync_profile,
-    make_source,
-    rig,
-    schedule,
-)
+from vsync_ros.runtime.schedules import DesyncProfile, ViewTiming, desync_profile, schedule
+from vsync_ros.runtime.sources import DatasetSource, WorldSource, make_source
+from vsync_ros.runtime.toy_world import ToyWorld
 
 pytest.importorskip('rosbags', reason='rosbags (pure-Python rosbag2 IO) is not installed')
 

@@ -375,6 +375,55 @@ def test_parameters_have_descriptors_ranges_and_validation(ros, model):
             SyncNode(pipe, node_name='bad_params', context=ros.context, parameter_overrides=overrides)
 
 
+def test_dynamic_parameters_over_the_parameter_services(ros, model):
+    """As ``ros2 param describe / set`` do: valid changes take effect, invalid and read-only ones change nothing."""
+    from rclpy.parameter_client import AsyncParameterClient
+    rig = Rig(ros, 'dynparams', model)
+    node = rig.node
+    client = AsyncParameterClient(ros.probe, rig.name)
+
+    def call(future):
+        assert wait_for(future.done, 10.0), 'no answer from the parameter service'
+        return future.result()
+
+    try:
+        assert client.wait_for_services(10.0)
+        described = {d.name: d for d in call(client.describe_parameters(
+            ['colormap', 'color_max', 'device', 'min_views', 'trigger'])).descriptors}
+        assert described['colormap'].additional_constraints.startswith('one of: turbo') and not described[
+            'colormap'].read_only
+        assert described['device'].read_only and described['min_views'].integer_range[0].to_value == 64
+        assert described['color_max'].floating_point_range[0].to_value == 1.0e6
+        assert 'reference frame' in described['trigger'].description and described['trigger'].read_only
+
+        # valid changes (one atomic call): stored and applied to the running node
+        res = call(client.set_parameters_atomically([
+            Parameter('colormap', value='viridis'), Parameter('color_max', value=4.0),
+            Parameter('resize_input', value=False), Parameter('max_frame_age_s', value=2.5),
+            Parameter('min_views', value=2)])).result
+        assert res.successful, res.reason
+        assert (node.colormap, node.color_max, node.resize_input) == ('viridis', 4.0, False)
+        assert node.store.max_age_s == 2.5 and node.core.min_views == 2
+
+        before = (node.colormap, node.color_max, node.store.max_age_s, node.core.min_views)
+        values_before = [p.value for p in node.get_parameters(['colormap', 'color_max', 'min_views'])]
+        # invalid choice in an atomic change: rejected with the reason, nothing changes
+        res = call(client.set_parameters_atomically([Parameter('color_max', value=9.0),
+                                                     Parameter('colormap', value='rainbow')])).result
+        assert not res.successful and 'colormap' in res.reason and 'choose one of' in res.reason
+        # out of range (descriptor range, checked by rclpy)
+        res = call(client.set_parameters([Parameter('min_views', value=0)])).results[0]
+        assert not res.successful and res.reason
+        # read-only: refused
+        res = call(client.set_parameters([Parameter('device', value='cpu')])).results[0]
+        assert not res.successful and 'read-only' in res.reason
+        assert (node.colormap, node.color_max, node.store.max_age_s, node.core.min_views) == before
+        assert [p.value for p in node.get_parameters(['colormap', 'color_max', 'min_views'])] == values_before
+        assert node.device == 'auto' and node.get_parameter('device').value == 'auto'
+    finally:
+        rig.close()  # (the probe keeps the client's service clients: rclpy has no API to destroy them)
+
+
 def test_missing_checkpoint_keeps_the_node_up_until_the_file_appears(ros, tmp_path):
     """No checkpoint file: error log with the remedy, ERROR diagnostics, no crash; it loads once written."""
     path = tmp_path / 'later' / 'cls_epi.pt'
@@ -436,7 +485,8 @@ def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():
     from ros_support import StandingPosePipeline
     from visualization_msgs.msg import Marker
 
-    from vsync_ros.runtime.sources import ToyWorld, rig
+    from vsync_ros.geometry.presets import rig
+    from vsync_ros.runtime.toy_world import ToyWorld
 
     cams, region = rig('studio')
     world = ToyWorld(cams, region, n_people=2, seed=1, speed_mps=0.5)

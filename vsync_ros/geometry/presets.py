@@ -4,7 +4,8 @@
   74-81 % of it (PETS2009-like).
 * studio: 4 cameras, 320x320, at 1.6-2.0 m in the corners of a capture room (Human3.6M-like).
 
-Run ``python -m vsync_ros.geometry.presets`` to (re)write the YAML files.
+:func:`rig` gives either by name (the replay node's ``rig`` parameter). Run
+``python -m vsync_ros.geometry.presets`` to (re)write the YAML files.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vsync_ros.geometry.ground import GroundRegion
 
 PLAZA_REGION = GroundRegion(x0=0.0, y0=0.0, width_m=20.0, height_m=24.0, cell_m=0.1)
 STUDIO_REGION = GroundRegion(x0=-2.5, y0=-2.5, width_m=5.0, height_m=5.0, cell_m=0.05)
+RIGS = ('plaza', 'studio')
 
 
 def plaza_cameras(width: int = 384, height: int = 288) -> list[Camera]:
@@ -40,12 +42,29 @@ def studio_cameras(width: int = 320, height: int = 320) -> list[Camera]:
     return [c if (c.width, c.height) == (width, height) else c.scaled(width, height) for c in cams]
 
 
+def rig(name: str, image_scale: float = 1.0) -> tuple[list[Camera], GroundRegion]:
+    """Cameras and ground region of a built-in rig (one of :data:`RIGS`).
+
+    Image sizes are scaled by ``image_scale`` (each side rounded to whole pixels, at least 8 pixels);
+    the ground region is the rig's own.
+    """
+    if name == 'plaza':
+        cams, region = plaza_cameras(), PLAZA_REGION
+    elif name == 'studio':
+        cams, region = studio_cameras(), STUDIO_REGION
+    else:
+        raise ValueError(f'unknown rig {name!r} (plaza | studio)')
+    if image_scale != 1.0:
+        cams = [c.scaled(max(8, round(c.width * image_scale)), max(8, round(c.height * image_scale))) for c in cams]
+    return cams, region
+
+
 def write_presets(root: Path) -> list[Path]:
     """Write plaza/ and studio/ calibration YAMLs below ``root``; returns the written paths."""
     out = []
-    for rig, cams in (('plaza', plaza_cameras()), ('studio', studio_cameras())):
+    for rig_name, cams in (('plaza', plaza_cameras()), ('studio', studio_cameras())):
         for cam in cams:
-            path = root / rig / f'{cam.name}.yaml'
+            path = root / rig_name / f'{cam.name}.yaml'
             cam.to_yaml(path)
             out.append(path)
     return out

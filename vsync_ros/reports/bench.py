@@ -14,15 +14,9 @@ Example::
 """
 from __future__ import annotations
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning threads make
-# torch 5-10x slower as soon as another process runs. Set before torch loads; OMP_WAIT_POLICY=ACTIVE
-# in the environment restores the default.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import resource
 import statistics
@@ -30,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+from vsync_ros.process import set_process_defaults
 
 METHODS = ('base', 'sls', 'cls_cat', 'cls_cor', 'cls_epi')
 DEFAULT_CONFIG = 'config/train/small.yaml'
@@ -67,8 +61,14 @@ def _reset_rss_peak() -> bool:
 
 def _bench_one(method: str, config_path: str, overrides: list[str], device_name: str, warmup: int, iters: int,
                threads: int, train_step: bool, queue) -> None:
-    """Child process body: build one model, time it, put a result dict on ``queue``."""
+    """Child process body: build one model, time it, put a result dict on ``queue``.
+
+    The entry point of a fresh (spawned) process: it applies the process defaults before torch loads.
+    """
+    set_process_defaults()
     try:
+        import torch
+
         from vsync_ros.engine.config import load_config
         from vsync_ros.geometry.presets import PLAZA_REGION, plaza_cameras
         from vsync_ros.models.counting.config import LossConfig
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-bench``."""
+    set_process_defaults()  # before torch loads; the spawned children inherit the environment
+    import torch
+
     args = build_parser().parse_args(argv)
     config = args.config or str(_default_config())
     if args.device == 'auto':

@@ -24,6 +24,7 @@ from pathlib import Path
 from vsync_ros import paths
 from vsync_ros.inference.api import FramePipeline
 from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.process import set_process_defaults
 from vsync_ros.runtime.bag_metrics import summary_line
 from vsync_ros.runtime.bags import IMAGE_TYPE, INFO_TYPE, bag_info, ground_truth_and_metrics, iter_raw, offline_eval
 
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -> int:
     """Entry point; ``pipeline`` may be injected (tests), otherwise it is loaded from ``--checkpoint``."""
+    set_process_defaults()  # before the model (torch) loads
     args = build_parser().parse_args(argv)
     bag = Path(args.bag)
     if not bag.exists():

@@ -4,7 +4,7 @@ What runs (one process, real rclpy topics, no launch needed):
 
 * the synthetic plaza (:class:`vsync_ros.data.crowd_world.CrowdWorld`, three calibrated cameras) rendered
   at the models' input size, desynchronized like PETS2009: 7 fps, every non-reference camera shows the
-  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.sources`);
+  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.schedules`);
 * one camera publisher node (``sensor_msgs/Image`` + ``CameraInfo`` per camera on ``/vsync_demo/camN/...``);
 * one ``sync_node`` per checkpoint (default BaseU and CLS-epi, ``models/plaza_base_u.pt`` and
   ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and publishing ``~/density``
@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from vsync_ros import paths
+from vsync_ros.process import set_process_defaults
 
 DEFAULT_MODELS = (('BaseU', 'plaza_base_u.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
 KNOWN_LABELS = {'plaza_base_s': 'BaseS', 'plaza_base_su': 'BaseSU', 'plaza_base_u': 'BaseU',
@@ -159,7 +160,7 @@ def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float):
     """
     from dataclasses import replace
 
-    from vsync_ros.runtime.sources import desync_profile, schedule
+    from vsync_ros.runtime.schedules import desync_profile, schedule
     profile = desync_profile('pets', n_views, 7.0, seed=seed)
     ticks: list[dict] = [{} for _ in range(n_frames)]
     for ev in schedule(profile, n_frames / profile.rate_hz):
@@ -490,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-demo`` / ``python -m vsync_ros.ros.demo``."""
+    set_process_defaults()  # before torch loads
     args = build_parser().parse_args(argv)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     try:

@@ -2,7 +2,7 @@
 
 Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camera>/camera_info``
 (sensor_msgs/CameraInfo) with the latency, jitter, drops and content offsets of a desync profile (see
-:mod:`vsync_ros.runtime.sources`), and at every reference time ``ground_truth/count``
+:mod:`vsync_ros.runtime.schedules`), and at every reference time ``ground_truth/count``
 (geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
 (sensor_msgs/Image 32FC1), plus ``ground_truth/joints`` (geometry_msgs/PoseArray, the sync node's ``~/joints``
 layout) for sources with 3D joints (pose worlds and data sets), all in the node's namespace. Camera
@@ -17,17 +17,20 @@ import threading
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PointStamped, PoseArray
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from vsync_ros.geometry.presets import RIGS
+from vsync_ros.process import set_process_defaults
 from vsync_ros.ros.image_conversion import make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
+from vsync_ros.ros.parameters import ParameterSpec, check_values, declare_parameters, parameter_table, read_parameters
 from vsync_ros.ros.sync_node import ns_to_stamp
 from vsync_ros.runtime.messages import (
     GT_COUNT_TOPIC,
@@ -39,62 +42,58 @@ from vsync_ros.runtime.messages import (
     encode_rgb,
     topic_for,
 )
-from vsync_ros.runtime.sources import (
-    DATASET_FRAMES,
-    PRESETS,
-    SOURCES,
-    FrameSource,
-    desync_profile,
-    make_source,
-    schedule,
+from vsync_ros.runtime.schedules import PRESETS, desync_profile, schedule
+from vsync_ros.runtime.sources import DATASET_FRAMES, SOURCES, FrameSource, make_source
+
+PARAMETERS = parameter_table(
+    ParameterSpec('source', Parameter.Type.STRING, 'toy',
+                  'Frame source: toy (built-in), world (vsync_ros.data synthetic world) or dataset.', choices=SOURCES),
+    ParameterSpec('rig', Parameter.Type.STRING, 'plaza', 'Camera rig of the toy / synthetic world: plaza or studio.',
+                  choices=RIGS),
+    ParameterSpec('dataset_root', Parameter.Type.STRING, '', 'Data set folder (source dataset).'),
+    ParameterSpec('dataset_split', Parameter.Type.STRING, 'test', 'Data set split (source dataset).'),
+    ParameterSpec('dataset_frames', Parameter.Type.STRING, 'input',
+                  'Data set frames: input (its own desynchronization; use desync_preset sync) '
+                  'or sync (synchronized frames, desynchronized by the preset).', choices=DATASET_FRAMES),
+    ParameterSpec('n_people', Parameter.Type.INTEGER, 8, 'People in the toy / synthetic world.',
+                  value_range=(0, 10000)),
+    ParameterSpec('image_scale', Parameter.Type.DOUBLE, 1.0,
+                  'Scale of the rendered images relative to the rig calibration.',
+                  value_range=(0.05, 8.0)),
+    ParameterSpec('seed', Parameter.Type.INTEGER, 0, 'Seed of the world and of the random timing.',
+                  value_range=(0, 2**31 - 1)),
+    ParameterSpec('rate_hz', Parameter.Type.DOUBLE, 7.0, 'Frame rate of every camera (PETS2009: 7 fps).',
+                  value_range=(0.01, 1000.0)),
+    ParameterSpec('desync_preset', Parameter.Type.STRING, 'constant',
+                  'Content offsets: sync, constant (tau = +-desync_s), random '
+                  '(kappa = desync_s), or a data preset (pets, citystreet, h36m_train, h36m_test: these '
+                  'also set the frame rate).', choices=PRESETS),
+    ParameterSpec('desync_s', Parameter.Type.DOUBLE, 1.0,
+                  'Magnitude of the content offsets, seconds (PETS2009 uses 5).',
+                  value_range=(0.0, 3600.0)),
+    ParameterSpec('reference_view', Parameter.Type.INTEGER, 0, 'View the ground truth refers to (no content offset).',
+                  value_range=(0, 63)),
+    ParameterSpec('latency_s', Parameter.Type.DOUBLE, 0.0, 'Transport latency of every camera, seconds.',
+                  value_range=(0.0, 60.0)),
+    ParameterSpec('jitter_s', Parameter.Type.DOUBLE, 0.0, 'Extra uniform transport delay in [0, jitter_s], seconds.',
+                  value_range=(0.0, 60.0)),
+    ParameterSpec('drop_prob', Parameter.Type.DOUBLE, 0.0, 'Probability that a frame is dropped.',
+                  value_range=(0.0, 1.0)),
+    ParameterSpec('phase_spread', Parameter.Type.BOOL, False,
+                  'Spread the capture ticks of the cameras over one frame period.'),
+    ParameterSpec('duration_s', Parameter.Type.DOUBLE, 0.0,
+                  'Stop after this many seconds of stamps (0: run until the source ends / forever).',
+                  value_range=(0.0, 1.0e7)),
+    ParameterSpec('encoding', Parameter.Type.STRING, 'rgb8', 'Published image encoding.',
+                  choices=('rgb8', 'bgr8', 'mono8')),
+    ParameterSpec('publish_camera_info', Parameter.Type.BOOL, True, 'Publish CameraInfo alongside each image.'),
+    ParameterSpec('world_frame', Parameter.Type.STRING, 'world', 'frame_id of the ground truth.'),
+    ParameterSpec('wait_for_subscribers', Parameter.Type.INTEGER, 0,
+                  'Before starting, wait until every image topic has this many subscribers.', value_range=(0, 100)),
+    ParameterSpec('start_delay_s', Parameter.Type.DOUBLE, 0.0, 'Delay before the first frame, seconds.',
+                  value_range=(0.0, 3600.0)),
 )
-
-_S, _D, _I, _B = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
-                  ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_BOOL)
-
-PARAMETERS: dict[str, tuple] = {
-    'source': ('toy', _S, 'Frame source: toy (built-in), world (vsync_ros.data synthetic world) or dataset.',
-               SOURCES),
-    'rig': ('plaza', _S, 'Camera rig of the toy / synthetic world: plaza or studio.', ('plaza', 'studio')),
-    'dataset_root': ('', _S, 'Data set folder (source dataset).', None),
-    'dataset_split': ('test', _S, 'Data set split (source dataset).', None),
-    'dataset_frames': ('input', _S, 'Data set frames: input (its own desynchronization; use desync_preset sync) '
-                       'or sync (synchronized frames, desynchronized by the preset).', DATASET_FRAMES),
-    'n_people': (8, _I, 'People in the toy / synthetic world.', (0, 10000)),
-    'image_scale': (1.0, _D, 'Scale of the rendered images relative to the rig calibration.', (0.05, 8.0)),
-    'seed': (0, _I, 'Seed of the world and of the random timing.', (0, 2**31 - 1)),
-    'rate_hz': (7.0, _D, 'Frame rate of every camera (PETS2009: 7 fps).', (0.01, 1000.0)),
-    'desync_preset': ('constant', _S, 'Content offsets: sync, constant (tau = +-desync_s), random '
-                      '(kappa = desync_s), or a data preset (pets, citystreet, h36m_train, h36m_test: these '
-                      'also set the frame rate).', PRESETS),
-    'desync_s': (1.0, _D, 'Magnitude of the content offsets, seconds (PETS2009 uses 5).', (0.0, 3600.0)),
-    'reference_view': (0, _I, 'View the ground truth refers to (no content offset).', (0, 63)),
-    'latency_s': (0.0, _D, 'Transport latency of every camera, seconds.', (0.0, 60.0)),
-    'jitter_s': (0.0, _D, 'Extra uniform transport delay in [0, jitter_s], seconds.', (0.0, 60.0)),
-    'drop_prob': (0.0, _D, 'Probability that a frame is dropped.', (0.0, 1.0)),
-    'phase_spread': (False, _B, 'Spread the capture ticks of the cameras over one frame period.', None),
-    'duration_s': (0.0, _D, 'Stop after this many seconds of stamps (0: run until the source ends / forever).',
-                   (0.0, 1.0e7)),
-    'encoding': ('rgb8', _S, 'Published image encoding.', ('rgb8', 'bgr8', 'mono8')),
-    'publish_camera_info': (True, _B, 'Publish CameraInfo alongside each image.', None),
-    'world_frame': ('world', _S, 'frame_id of the ground truth.', None),
-    'wait_for_subscribers': (0, _I, 'Before starting, wait until every image topic has this many subscribers.',
-                             (0, 100)),
-    'start_delay_s': (0.0, _D, 'Delay before the first frame, seconds.', (0.0, 3600.0)),
-}
-
-
-def _descriptor(name: str, spec: tuple) -> ParameterDescriptor:
-    _, ptype, text, constraint = spec
-    d = ParameterDescriptor(name=name, type=ptype, description=text, read_only=True)
-    if isinstance(constraint, tuple) and ptype == _D:
-        d.floating_point_range = [FloatingPointRange(from_value=float(constraint[0]),
-                                                     to_value=float(constraint[1]), step=0.0)]
-    elif isinstance(constraint, tuple) and ptype == _I:
-        d.integer_range = [IntegerRange(from_value=int(constraint[0]), to_value=int(constraint[1]), step=1)]
-    elif isinstance(constraint, tuple):
-        d.additional_constraints = 'one of: ' + ', '.join(constraint)
-    return d
+"""The replay node's parameters (all read-only: the replay is set up once; ``launch/replay.launch.py``)."""
 
 
 class ReplayNode(Node):
@@ -108,13 +107,12 @@ class ReplayNode(Node):
         self.done = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        for name, spec in PARAMETERS.items():
-            self.declare_parameter(name, spec[0], _descriptor(name, spec))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        for name, spec in PARAMETERS.items():
-            if spec[1] == _S and isinstance(spec[3], tuple) and p[name] not in spec[3]:
-                self.destroy_node()
-                raise ValueError(f'parameter {name} is {p[name]!r}; choose one of {", ".join(spec[3])}')
+        declare_parameters(self, PARAMETERS.values())
+        p = read_parameters(self, PARAMETERS.values())
+        problem = check_values(PARAMETERS, p)
+        if problem:
+            self.destroy_node()
+            raise ValueError(problem)
         try:
             if source is None:
                 source = make_source(p['source'], p['rig'], p['seed'], p['n_people'], p['image_scale'],
@@ -240,7 +238,8 @@ class ReplayNode(Node):
 
 
 def main(args=None) -> int:
-    """Entry point of the ``replay_node`` executable."""
+    """Entry point of the ``replay_node`` executable (console script and ``python -m vsync_ros.ros.replay_node``)."""
+    set_process_defaults()  # before a world or data set (which may use torch) loads
     rclpy.init(args=args)
     try:
         node = ReplayNode()

@@ -35,13 +35,6 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseArray
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    ParameterType,
-    SetParametersResult,
-)
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -54,11 +47,20 @@ from vsync_ros import paths
 from vsync_ros.geometry import CalibrationError
 from vsync_ros.inference.api import TASKS, FramePipeline
 from vsync_ros.inference.loading import open_pipeline
+from vsync_ros.process import set_process_defaults
 from vsync_ros.reports.colormap import COLORMAPS, colorize_density
 from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.image_conversion import image_to_rgb, make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
+from vsync_ros.ros.parameters import (
+    ParameterSpec,
+    add_parameter_callbacks,
+    check_values,
+    declare_parameters,
+    parameter_table,
+    read_parameters,
+)
 from vsync_ros.runtime.calibration_check import check_camera_info, load_and_check
 from vsync_ros.runtime.frame_store import FrameStore
 from vsync_ros.runtime.images import check_image
@@ -69,68 +71,61 @@ DEVICE_RE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 BACKENDS = ('auto', 'numpy', 'cv_bridge')
 DEFAULT_TOPICS = ['/cam1/image_raw', '/cam2/image_raw', '/cam3/image_raw']
 
-_S, _D, _I, _B = (ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE,
-                  ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_BOOL)
-_SA, _IA = ParameterType.PARAMETER_STRING_ARRAY, ParameterType.PARAMETER_INTEGER_ARRAY
-
-# name: (default, type, read_only, description, range (lo, hi) or choices)
-PARAMETERS: dict[str, tuple] = {
-    'task': ('counting', _S, True, 'Task of the model: counting or pose.', TASKS),
-    'camera_topics': (DEFAULT_TOPICS, _SA, True,
-                      'Image topic per view, in the order of the model\'s cameras.', None),
-    'camera_info_topics': ([], _SA, True,
-                           'Optional CameraInfo topic per view (empty: not used). Each CameraInfo is checked '
-                           'against the model calibration; a malformed or disagreeing one disables the view.', None),
-    'calibration_files': ([], _SA, True,
-                          'Optional calibration YAML per view (camera_info + extrinsics; absolute, relative to '
-                          'the package share dir, or package://vsync_ros/...). Checked against the model.', None),
-    'reference_view': (0, _I, True, 'Index of the reference view (0-based).', (0, 63)),
-    'failover_order': ([], _IA, True,
-                       'View indices to try, in order, when the reference is stale (default: the others in '
-                       'index order).', None),
-    'checkpoint': ('', _S, True,
-                   'Model checkpoint (absolute, relative to the share dir, or package://vsync_ros/...); empty = the '
-                   'shipped model (counting: models/plaza_cls_epi.pt). While the file is missing the node stays up, '
-                   'reports it and looks again every model_retry_period_s.', None),
-    'model_retry_period_s': (5.0, _D, True, 'While the checkpoint file is missing, look for it again at this period.',
-                             (0.1, 3600.0)),
-    'device': ('auto', _S, True, 'Inference device: auto, cpu, cuda or cuda:N.', None),
-    'max_frame_age_s': (1.0, _D, False,
-                        'A view whose latest frame arrived longer ago than this is stale (not used; a stale '
-                        'reference fails over).', (0.01, 3600.0)),
-    'min_views': (1, _I, False, 'Fewest usable views needed to publish an estimate.', (1, 64)),
-    'trigger': ('reference', _S, True,
-                'reference: run on each new reference frame; timer: run at timer_rate_hz on the newest '
-                'reference frame.', TRIGGERS),
-    'timer_rate_hz': (5.0, _D, True, 'Inference rate when trigger is timer.', (0.01, 1000.0)),
-    'output_frame_id': ('world', _S, True, 'frame_id of all outputs (the ground plane frame).', None),
-    'resize_input': (True, _B, False,
-                     'Resize images of another size but the same aspect ratio to the model size '
-                     '(otherwise they are rejected).', None),
-    'image_backend': ('auto', _S, True, 'Image conversion: auto (cv_bridge if usable), numpy or cv_bridge.',
-                      BACKENDS),
-    'calibration_tolerance_px': (2.0, _D, True,
-                                 'Largest reprojection difference accepted between a supplied calibration '
-                                 'and the model\'s, pixels.', (0.0, 10000.0)),
-    'colormap': ('turbo', _S, False, 'Colour map of ~/density_color.', tuple(COLORMAPS)),
-    'color_max': (0.0, _D, False, 'Density (people per cell) shown at the top colour; 0 = per-map maximum.',
-                  (0.0, 1.0e6)),
-    'diagnostics_period_s': (1.0, _D, True, 'Period of ~/diagnostics.', (0.05, 60.0)),
-    'marker_range_m': (30.0, _D, True, 'Longest frustum edge drawn in ~/markers, metres.', (0.1, 10000.0)),
-}
-
-
-def _descriptor(name: str, spec: tuple) -> ParameterDescriptor:
-    default, ptype, read_only, text, constraint = spec
-    d = ParameterDescriptor(name=name, type=ptype, description=text, read_only=read_only)
-    if isinstance(constraint, tuple) and ptype == _D:
-        d.floating_point_range = [FloatingPointRange(from_value=float(constraint[0]), to_value=float(constraint[1]),
-                                                     step=0.0)]
-    elif isinstance(constraint, tuple) and ptype == _I:
-        d.integer_range = [IntegerRange(from_value=int(constraint[0]), to_value=int(constraint[1]), step=1)]
-    elif isinstance(constraint, tuple):
-        d.additional_constraints = 'one of: ' + ', '.join(constraint)
-    return d
+PARAMETERS = parameter_table(
+    ParameterSpec('task', Parameter.Type.STRING, 'counting', 'Task of the model: counting or pose.',
+                  choices=TASKS),
+    ParameterSpec('camera_topics', Parameter.Type.STRING_ARRAY, DEFAULT_TOPICS,
+                  'Image topic per view, in the order of the model\'s cameras.'),
+    ParameterSpec('camera_info_topics', Parameter.Type.STRING_ARRAY, [],
+                  'Optional CameraInfo topic per view (empty: not used). Each CameraInfo is checked '
+                  'against the model calibration; a malformed or disagreeing one disables the view.'),
+    ParameterSpec('calibration_files', Parameter.Type.STRING_ARRAY, [],
+                  'Optional calibration YAML per view (camera_info + extrinsics; absolute, relative to '
+                  'the package share dir, or package://vsync_ros/...). Checked against the model.'),
+    ParameterSpec('reference_view', Parameter.Type.INTEGER, 0, 'Index of the reference view (0-based).',
+                  value_range=(0, 63)),
+    ParameterSpec('failover_order', Parameter.Type.INTEGER_ARRAY, [],
+                  'View indices to try, in order, when the reference is stale (default: the others in '
+                  'index order).'),
+    ParameterSpec('checkpoint', Parameter.Type.STRING, '',
+                  'Model checkpoint (absolute, relative to the share dir, or package://vsync_ros/...); empty = the '
+                  'shipped model (counting: models/plaza_cls_epi.pt). While the file is missing the node stays up, '
+                  'reports it and looks again every model_retry_period_s.'),
+    ParameterSpec('model_retry_period_s', Parameter.Type.DOUBLE, 5.0,
+                  'While the checkpoint file is missing, look for it again at this period.',
+                  value_range=(0.1, 3600.0)),
+    ParameterSpec('device', Parameter.Type.STRING, 'auto', 'Inference device: auto, cpu, cuda or cuda:N.'),
+    ParameterSpec('max_frame_age_s', Parameter.Type.DOUBLE, 1.0,
+                  'A view whose latest frame arrived longer ago than this is stale (not used; a stale '
+                  'reference fails over).', dynamic=True, value_range=(0.01, 3600.0)),
+    ParameterSpec('min_views', Parameter.Type.INTEGER, 1, 'Fewest usable views needed to publish an estimate.',
+                  dynamic=True, value_range=(1, 64)),
+    ParameterSpec('trigger', Parameter.Type.STRING, 'reference',
+                  'reference: run on each new reference frame; timer: run at timer_rate_hz on the newest '
+                  'reference frame.', choices=TRIGGERS),
+    ParameterSpec('timer_rate_hz', Parameter.Type.DOUBLE, 5.0, 'Inference rate when trigger is timer.',
+                  value_range=(0.01, 1000.0)),
+    ParameterSpec('output_frame_id', Parameter.Type.STRING, 'world',
+                  'frame_id of all outputs (the ground plane frame).'),
+    ParameterSpec('resize_input', Parameter.Type.BOOL, True,
+                  'Resize images of another size but the same aspect ratio to the model size '
+                  '(otherwise they are rejected).', dynamic=True),
+    ParameterSpec('image_backend', Parameter.Type.STRING, 'auto',
+                  'Image conversion: auto (cv_bridge if usable), numpy or cv_bridge.', choices=BACKENDS),
+    ParameterSpec('calibration_tolerance_px', Parameter.Type.DOUBLE, 2.0,
+                  'Largest reprojection difference accepted between a supplied calibration '
+                  'and the model\'s, pixels.', value_range=(0.0, 10000.0)),
+    ParameterSpec('colormap', Parameter.Type.STRING, 'turbo', 'Colour map of ~/density_color.', dynamic=True,
+                  choices=tuple(COLORMAPS)),
+    ParameterSpec('color_max', Parameter.Type.DOUBLE, 0.0,
+                  'Density (people per cell) shown at the top colour; 0 = per-map maximum.',
+                  dynamic=True, value_range=(0.0, 1.0e6)),
+    ParameterSpec('diagnostics_period_s', Parameter.Type.DOUBLE, 1.0, 'Period of ~/diagnostics.',
+                  value_range=(0.05, 60.0)),
+    ParameterSpec('marker_range_m', Parameter.Type.DOUBLE, 30.0, 'Longest frustum edge drawn in ~/markers, metres.',
+                  value_range=(0.1, 10000.0)),
+)
+"""The sync node's parameters (``config/counting.yaml``, ``config/pose.yaml``)."""
 
 
 def _guarded(callback):
@@ -188,14 +183,8 @@ class SyncNode(Node):
 
     # ------------------------------------------------------------------------------ set-up
     def _setup(self, pipeline: FramePipeline | None) -> None:
-        p = {}
-        for name, spec in PARAMETERS.items():
-            default = spec[0]
-            if isinstance(default, list) and not default:
-                # an empty list would be typed BYTE_ARRAY: declare the type, leave it unset
-                default = Parameter.Type.STRING_ARRAY if spec[1] == _SA else Parameter.Type.INTEGER_ARRAY
-            value = self.declare_parameter(name, default, _descriptor(name, spec)).value
-            p[name] = [] if value is None else value
+        declare_parameters(self, PARAMETERS.values())
+        p = read_parameters(self, PARAMETERS.values())
         self._validate_static(p)
         self._initial_params = p
         self.task = p['task']
@@ -209,7 +198,7 @@ class SyncNode(Node):
         self._failed_mtime: float | None = None
         self.checkpoint_path = self._checkpoint_path(p)
         self.pub_diag = self.create_publisher(DiagnosticArray, '~/diagnostics', QoSProfile(depth=10))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        add_parameter_callbacks(self, PARAMETERS, self._apply_parameters)
         if pipeline is None:
             if not self.checkpoint_path.is_file():
                 self._wait_for_model(p)
@@ -226,7 +215,7 @@ class SyncNode(Node):
         (Dynamic parameters may change while the node waits for its model.)
         """
         p = dict(self._initial_params)
-        p.update({name: self.get_parameter(name).value for name, spec in PARAMETERS.items() if not spec[2]})
+        p.update(read_parameters(self, (spec for spec in PARAMETERS.values() if spec.dynamic)))
         return p
 
     def _wait_for_model(self, p: dict) -> None:
@@ -356,10 +345,9 @@ class SyncNode(Node):
             f'max frame age {p["max_frame_age_s"]:g} s, output frame {self.frame_id!r}')
 
     def _validate_static(self, p: dict) -> None:
-        for name, spec in PARAMETERS.items():
-            choices = spec[4]
-            if spec[1] == _S and isinstance(choices, tuple) and p[name] not in choices:
-                raise ValueError(f'parameter {name} is {p[name]!r}; choose one of {", ".join(choices)}')
+        problem = check_values(PARAMETERS, p)
+        if problem:
+            raise ValueError(problem)
         if not DEVICE_RE.match(p['device']):
             raise ValueError(f'parameter device is {p["device"]!r}; use auto, cpu, cuda or cuda:N')
         if not p['camera_topics']:
@@ -447,24 +435,25 @@ class SyncNode(Node):
         if self.core.active_ref != self._markers_ref:
             self._publish_scene_markers(self.core.active_ref)
 
-    def _on_set_parameters(self, params) -> SetParametersResult:
-        for prm in params:
-            if prm.name == 'colormap' and prm.value not in COLORMAPS:
-                return SetParametersResult(successful=False, reason=f'colormap must be one of {list(COLORMAPS)}')
-        if self.core is None:  # no model yet: the values are read when it is loaded
-            return SetParametersResult(successful=True)
-        for prm in params:
-            if prm.name == 'max_frame_age_s':
-                self.store.set_max_age(prm.value)
-            elif prm.name == 'min_views':
-                self.core.min_views = int(prm.value)
-            elif prm.name == 'resize_input':
-                self.resize_input = bool(prm.value)
-            elif prm.name == 'colormap':
-                self.colormap = prm.value
-            elif prm.name == 'color_max':
-                self.color_max = float(prm.value)
-        return SetParametersResult(successful=True)
+    def _apply_parameters(self, changed: dict) -> None:
+        """Post-set callback: make the dynamic parameters just stored by rclpy take effect.
+
+        Validation happened in the on-set callback (:func:`vsync_ros.ros.parameters.validate_change`), so
+        the values are allowed. Without a model nothing is applied: :meth:`_params` reads them at load time.
+        """
+        if self.core is None:
+            return
+        for name, value in changed.items():
+            if name == 'max_frame_age_s':
+                self.store.set_max_age(float(value))
+            elif name == 'min_views':
+                self.core.min_views = int(value)
+            elif name == 'resize_input':
+                self.resize_input = bool(value)
+            elif name == 'colormap':
+                self.colormap = value
+            elif name == 'color_max':
+                self.color_max = float(value)
 
     # ------------------------------------------------------------------------------ outputs
     def _header(self, stamp_ns: int) -> Header:
@@ -536,7 +525,8 @@ class SyncNode(Node):
 
 
 def main(args=None) -> int:
-    """Entry point of the ``sync_node`` executable."""
+    """Entry point of the ``sync_node`` executable (console script and ``python -m vsync_ros.ros.sync_node``)."""
+    set_process_defaults()  # before the model (torch) loads
     # the node logs the pipeline's warnings itself (device fall-back, fail-over notes) through rclpy
     logging.getLogger('vsync_ros.inference.pipeline').setLevel(logging.ERROR)
     rclpy.init(args=args)

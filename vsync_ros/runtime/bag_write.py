@@ -21,7 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vsync_ros.runtime.bags import STORAGES, BagSummary, write_bag
-from vsync_ros.runtime.sources import DatasetSource, desync_profile
+from vsync_ros.runtime.schedules import desync_profile
+from vsync_ros.runtime.sources import DatasetSource
 
 REFERENCE_DELAY_S = 0.01
 

@@ -42,7 +42,8 @@ from vsync_ros.runtime.messages import (
     positions_to_joints,
     topic_for,
 )
-from vsync_ros.runtime.sources import DesyncProfile, FrameSource, schedule
+from vsync_ros.runtime.schedules import DesyncProfile, schedule
+from vsync_ros.runtime.sources import FrameSource
 from vsync_ros.runtime.sync_core import SyncCore
 
 STORAGES = ('mcap', 'sqlite3')
