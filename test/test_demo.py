@@ -14,7 +14,7 @@ from ros_support import ros_env  # noqa: E402
 
 from vsync_ros.ros import demo  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # the demo graph in real time
 DOMAIN_ID = 62
 
 

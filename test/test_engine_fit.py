@@ -13,6 +13,8 @@ from vsync_ros.engine.checkpoint import load_checkpoint
 from vsync_ros.engine.config import Config, PoseConfig, load_any_config
 from vsync_ros.engine.fit import fit
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 COUNT_TINY = ['model.image_height=48', 'model.image_width=64', 'model.encoder_channels=[4,4,8,8]',
               'model.flow_encoder_channels=[4,4,8,8]', 'model.decoder_channels=[8,8]', 'model.flow_width=0.125',
               'data.gp_cell_m=1.0', 'train.threads=1']

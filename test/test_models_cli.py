@@ -23,6 +23,7 @@ def data_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # trains
 def test_train_regimes_and_evaluate(data_dir, tmp_path, repo_root, capsys):
     cfg_dir = repo_root / 'config' / 'train'
     base = [f'data.root={data_dir}'] + TINY
@@ -57,6 +58,7 @@ def test_bad_config_is_reported(tmp_path, repo_root, capsys):
     assert 'model.flow_widht' in capsys.readouterr().err
 
 
+@pytest.mark.slow  # times models
 def test_bench_table(repo_root):
     res = bench.run_bench(str(repo_root / 'config' / 'train' / 'small.yaml'), ['cls_cor'], ['cpu'], 1, 2, 1,
                           True, TINY[:6])

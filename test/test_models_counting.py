@@ -96,6 +96,7 @@ def _run(model, batch, loss_fn, steps=20, lr=3e-3, with_sync=True):
     return history[0], history[-1]
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize('method', ['base', 'cls_epi'])
 def test_task_loss_decreases_on_tiny_overfit(rig, method):
     torch.manual_seed(2)
@@ -109,6 +110,7 @@ def test_task_loss_decreases_on_tiny_overfit(rig, method):
     assert last['task'] < 0.7 * first['task'], (first, last)
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize('method,sync_loss', [('cls_epi', 'warp'), ('sls', 'warp'), ('cls_cat', 'sim'),
                                               ('sls', 'sim')])
 def test_sync_losses_decrease_on_tiny_overfit(rig, method, sync_loss):
@@ -129,6 +131,7 @@ def test_sync_losses_decrease_on_tiny_overfit(rig, method, sync_loss):
     assert last['total'] < 0.8 * first['total'], (first, last)
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize('method,sync_loss,gamma', [('cls_epi', 'warp', 1.0), ('cls_cor', 'sim', 1000.0)])
 def test_total_loss_decreases_on_tiny_overfit(rig, method, sync_loss, gamma):
     torch.manual_seed(6)

@@ -1,4 +1,5 @@
 """Motion net of Table I, and recovery of a known shift by a briefly trained motion net."""
+import pytest
 import torch
 from torch.nn import functional as F
 
@@ -39,6 +40,7 @@ def _shifted_pair(n: int, shift: torch.Tensor, h: int = 8, w: int = 10, c: int =
     return a, b
 
 
+@pytest.mark.slow  # trains
 def test_known_shift_is_recovered_by_trained_motion_net():
     """Train on maps shifted by +d or -d with the warping loss only; the net must read the correlation
     to tell the two apart, and its flow must land on the true shift (pixels of the map)."""

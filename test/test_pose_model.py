@@ -260,6 +260,7 @@ def test_eval_root_sources():
     assert model.predict(batch['images']).shape == (1, 17, 3)
 
 
+@pytest.mark.slow  # trains
 def test_tiny_overfit_lowers_the_loss():
     torch.manual_seed(0)
     cams = studio_cameras(64, 64)

@@ -64,7 +64,7 @@ def test_checkpoint_round_trip_and_mismatch(pose_ckpt):
     with pytest.raises(CheckpointMismatchError, match='holds a PoseModelConfig'):
         from vsync_ros.models.counting.config import ModelConfig
         load_checkpoint(pose_ckpt, ModelConfig())
-    with pytest.raises(CheckpointMismatchError, match='camera 0'):
+    with pytest.raises(CheckpointMismatchError, match='view 0'):
         cams = studio_cameras(64, 64)
         cams[0] = cams[1]
         load_checkpoint(pose_ckpt, None, cams)
@@ -95,6 +95,7 @@ def test_load_pipeline_refuses_wrong_task_and_calibration(pose_ckpt):
         load_pipeline(pose_ckpt, device='cpu', task='pose', cameras=[cams[1], *cams[1:]])
 
 
+@pytest.mark.slow  # a real rclpy node
 # ------------------------------------------------------------------------------------------------ ROS
 def test_sync_node_publishes_skeleton_and_joints(pose_ckpt):
     """config/pose.yaml + the real pose pipeline: a 4-view frame set gives 17 joints on ~/skeleton and ~/joints."""

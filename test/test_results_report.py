@@ -1,4 +1,5 @@
 """The results report: Markdown tables in the paper's layout and model cards from checkpoint metadata."""
+import pytest
 import yaml
 from pipeline_support import make_checkpoint
 
@@ -21,6 +22,7 @@ def test_markdown_tables_layout():
     assert '| l_p | BaseS | - | - | - | - |' in md
 
 
+@pytest.mark.slow  # synthesizes a data set
 def test_report_end_to_end_writes_tables_and_cards(tmp_path):
     data = tmp_path / 'data'
     generate_dataset(data, desync=preset('pets'), n_train=2, n_test=3, image_size=(192, 144), progress=False)

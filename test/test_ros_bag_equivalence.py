@@ -12,6 +12,8 @@ from vsync_ros.inference.pipeline import load_pipeline
 from vsync_ros.runtime.bag_write import main as bag_write_main
 from vsync_ros.runtime.bags import bag_info, offline_eval
 
+pytestmark = pytest.mark.slow  # synthesizes a data set and replays it as a bag
+
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):

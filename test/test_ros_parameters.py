@@ -11,7 +11,7 @@ from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from test_ros_support import ros_env  # noqa: E402
+from ros_support import ros_env  # noqa: E402
 
 from vsync_ros.ros.parameters import (  # noqa: E402
     ParameterSpec,
@@ -154,6 +154,7 @@ def test_node_tables_are_described(table):
             assert spec.value_range is not None, f'{name} has no range'
 
 
+@pytest.mark.slow  # a real sync node
 def test_sync_node_dynamic_parameters():
     assert {n for n, s in SYNC_PARAMETERS.items() if s.dynamic} == {
         'max_frame_age_s', 'min_views', 'resize_input', 'colormap', 'color_max'}

@@ -20,6 +20,8 @@ from vsync_ros.runtime.bag_write import main as bag_write_main
 from vsync_ros.runtime.bags import bag_info, offline_eval, read_ground_truth, read_ground_truth_joints, write_bag
 from vsync_ros.runtime.schedules import desync_profile
 
+pytestmark = pytest.mark.slow  # writes and replays pose bags from a synthesized world
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / 'models' / 'studio_pose_cls_epi.pt'
 DOMAIN_ID = 63

@@ -24,7 +24,7 @@ from vsync_ros.runtime.bags import offline_eval, write_bag  # noqa: E402
 from vsync_ros.runtime.images import numpy_image_to_rgb  # noqa: E402
 from vsync_ros.runtime.schedules import desync_profile, schedule  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # replay and sync nodes in real time
 DOMAIN_ID = 58
 ROOT = Path(__file__).resolve().parents[1]
 

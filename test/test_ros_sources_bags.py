@@ -160,6 +160,7 @@ def test_write_and_read_bag(tmp_path, storage, world_pipe):
         write_bag(tmp_path / 'y', world, prof, 1.0, storage='db3')
 
 
+@pytest.mark.slow  # replays bags
 def test_offline_eval_sync_beats_desync(tmp_path, world_pipe):
     world, pipe = world_pipe
     reports = {}
@@ -175,6 +176,7 @@ def test_offline_eval_sync_beats_desync(tmp_path, world_pipe):
     assert again['frames'] == sync['frames']  # deterministic
 
 
+@pytest.mark.slow  # replays bags
 def test_offline_eval_stalled_camera_and_dropped_reference(tmp_path, world_pipe):
     world, pipe = world_pipe
     prof = desync_profile('sync', 3, 5.0)
@@ -199,6 +201,7 @@ def test_count_metrics_matching():
     assert count_metrics({5: 1.0, 6: 1.0}, {0: 1.0, 100: 1.0}, tolerance_ns=10)['n_matched'] == 1  # one GT once
 
 
+@pytest.mark.slow  # replays a bag
 def test_bag_eval_cli_offline(tmp_path, world_pipe, capsys):
     world, pipe = world_pipe
     path = tmp_path / 'cli'
@@ -223,6 +226,7 @@ def test_data_presets_become_replay_profiles():
     assert h36m.rate_hz == pytest.approx(50 / 64) and len(h36m.views) == 4
 
 
+@pytest.mark.slow  # synthesizes a data set
 def test_crowd_world_and_generated_dataset_sources(tmp_path):
     world = make_source('world', 'plaza', image_scale=0.25)
     assert isinstance(world, WorldSource)

@@ -37,7 +37,7 @@ from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
 from vsync_ros.ros.sync_node import SyncNode, ns_to_stamp, stamp_to_ns  # noqa: E402
 from vsync_ros.runtime.messages import camera_info_fields  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # real rclpy nodes in real time
 DOMAIN_ID = 57
 BASE_NS = 1_800_000_000 * 10**9
 
@@ -472,7 +472,7 @@ def test_unusable_checkpoint_stops_the_node_with_the_reason(ros, tmp_path):
     # a calibration file that disagrees with the checkpoint is refused, naming the view
     path = real_checkpoint(tmp_path / 'ok.pt')
     files = ['config/cameras/plaza/cam1.yaml', 'config/cameras/plaza/cam3.yaml', 'config/cameras/plaza/cam3.yaml']
-    with pytest.raises(RuntimeError, match=r'view 1 \(cam2\) does not match'):
+    with pytest.raises(RuntimeError, match=r'view 1 \(cam2\): calibration differs'):
         SyncNode(None, node_name='bad_calib', context=ros.context, parameter_overrides=[
             Parameter('checkpoint', value=str(path)), Parameter('calibration_files', value=files)])
 

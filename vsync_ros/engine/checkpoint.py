@@ -16,7 +16,6 @@ first differing field; unreadable files raise :class:`CheckpointError`.
 """
 from __future__ import annotations
 
-import math
 import pickle
 import tempfile
 import zipfile
@@ -31,6 +30,7 @@ import yaml
 
 from vsync_ros.engine.config import Config, config_from_dict, pose_config_from_dict
 from vsync_ros.geometry import CalibrationError, Camera, GroundRegion
+from vsync_ros.geometry.calibration import compare_rigs, rig_region
 from vsync_ros.models.counting.config import ModelConfig
 from vsync_ros.yaml_config import ConfigError
 
@@ -77,37 +77,29 @@ def calibration_from_dict(doc: dict) -> tuple[list[Camera], GroundRegion | None]
         raise CheckpointError(f'checkpoint calibration is malformed: {exc}') from exc
 
 
-def _close(a: Any, b: Any) -> bool:
-    a_arr, b_arr = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a_arr.shape == b_arr.shape and bool(np.allclose(a_arr, b_arr, rtol=1e-6, atol=1e-9))
+CALIBRATION_TOLERANCE_PX = 0.01  # checkpoint vs data-set calibration: the same rig up to YAML rounding
 
 
 def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion | None,
                         cameras: Sequence[Camera] | None,
                         region: GroundRegion | None) -> None:
-    """Raise :class:`CheckpointMismatchError` naming the first field where the calibrations differ."""
-    if cameras is not None:
-        if len(cameras) != len(saved_cams):
-            raise CheckpointMismatchError(f'calibration mismatch: checkpoint has {len(saved_cams)} cameras, '
-                                     f'given {len(cameras)}')
-        for i, (s, c) in enumerate(zip(saved_cams, cameras)):
-            if (s.width, s.height) != (c.width, c.height):
-                # same camera at another resolution is fine if it is the same camera rescaled
-                c = c.scaled(s.width, s.height)
-            for name in ('K', 'dist', 'R', 't'):
-                if not _close(getattr(s, name), getattr(c, name)):
-                    raise CheckpointMismatchError(
-                        f'calibration mismatch: camera {i} ({s.name!r}) field {name}: checkpoint '
-                        f'{np.round(getattr(s, name), 6).tolist()} vs given {np.round(getattr(c, name), 6).tolist()}')
-    if region is not None:
-        if saved_region is None:
-            raise CheckpointMismatchError('calibration mismatch: the checkpoint has no ground region '
-                                          '(a pose model), a region was given')
-        for name, value in saved_region.as_dict().items():
-            other = getattr(region, name)
-            if not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-9):
-                raise CheckpointMismatchError(
-                    f'calibration mismatch: region.{name}: checkpoint {value} vs given {other}')
+    """Raise :class:`CheckpointMismatchError` when ``cameras`` / ``region`` are not the checkpoint's rig.
+
+    Uses the package's one calibration comparison (:func:`vsync_ros.geometry.calibration.compare_rigs`):
+    both calibrations project points over the checkpoint's ground region (a pose checkpoint: the area
+    spanned by its cameras) and must agree within :data:`CALIBRATION_TOLERANCE_PX`; the same cameras
+    at another resolution with the same aspect ratio match. The message names the view or region field.
+    """
+    if region is not None and saved_region is None:
+        raise CheckpointMismatchError('calibration mismatch: the checkpoint has no ground region '
+                                      '(a pose model), a region was given')
+    if cameras is None and region is None:
+        return
+    probe = saved_region if saved_region is not None else rig_region(saved_cams)
+    reason = compare_rigs(saved_cams, saved_cams if cameras is None else cameras, probe,
+                          CALIBRATION_TOLERANCE_PX, saved_region, region)
+    if reason:
+        raise CheckpointMismatchError(f'calibration mismatch: {reason}')
 
 
 def compare_model_config(saved, given) -> None:

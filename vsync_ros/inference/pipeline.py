@@ -53,7 +53,7 @@ import torch
 from vsync_ros.engine.checkpoint import Checkpoint, CheckpointMismatchError, load_model
 from vsync_ros.engine.device import select_device
 from vsync_ros.geometry import Camera, GroundRegion
-from vsync_ros.geometry.calibration import check_calibration, check_region
+from vsync_ros.geometry.calibration import compare_rigs, rig_region
 from vsync_ros.inference.api import PipelineResult
 from vsync_ros.models.inputs import InputImageError, frames_to_batch
 
@@ -102,22 +102,14 @@ def check_cameras(model_cameras: Sequence[Camera], model_region: GroundRegion, c
     Raises:
         CalibrationMismatchError: naming the view and the difference.
     """
-    if cameras is not None:
-        names = ', '.join(c.name for c in model_cameras)
-        if len(cameras) != len(model_cameras):
-            raise CalibrationMismatchError(
-                f'{source} was trained with {len(model_cameras)} views ({names}), {len(cameras)} cameras given')
-        for v, (model_cam, cam) in enumerate(zip(model_cameras, cameras)):
-            reason = check_calibration(cam, model_cam, model_region, tolerance_px)
-            if reason:
-                raise CalibrationMismatchError(
-                    f'{source}: view {v} ({model_cam.name}) does not match the calibration the model was trained '
-                    f'with: {reason} (given {cam.name!r} {cam.width}x{cam.height}, model {model_cam.width}x'
-                    f'{model_cam.height}). Fix the calibration files or retrain on this camera rig.')
-    if region is not None:
-        reason = check_region(region, model_region)
-        if reason:
-            raise CalibrationMismatchError(f'{source}: {reason}')
+    if cameras is None and region is None:
+        return
+    reason = compare_rigs(model_cameras, model_cameras if cameras is None else cameras, model_region, tolerance_px,
+                          model_region, region)
+    if reason:
+        raise CalibrationMismatchError(
+            f'{source} does not match the calibration the model was trained with: {reason}. Fix the '
+            'calibration files or retrain on this camera rig.')
 
 
 # ---------------------------------------------------------------------------------------- pipeline
@@ -232,14 +224,6 @@ class CountingPipeline:
             count = float(out['count'][0])
         return PipelineResult(density.astype(np.float32, copy=False), count, None,
                               (time.perf_counter() - t0) * 1e3, note)
-
-
-def rig_region(cameras: Sequence[Camera], cell_m: float = 0.5, margin_m: float = 0.5) -> GroundRegion:
-    """Ground rectangle spanning the camera centres (+ margin), for the pose pipeline's nominal region."""
-    c = np.array([cam.center for cam in cameras], dtype=np.float64)
-    lo = np.floor((c[:, :2].min(axis=0) - margin_m) / cell_m) * cell_m
-    hi = np.ceil((c[:, :2].max(axis=0) + margin_m) / cell_m) * cell_m
-    return GroundRegion(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]), cell_m)
 
 
 class PosePipeline:
