@@ -31,7 +31,7 @@ def rgb_to_float(image: np.ndarray) -> np.ndarray:
 def resize_views(images: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
     """(B, V, C, H, W) -> (B, V, C, image_hw) by area interpolation; returned unchanged when already that size.
 
-    This is the resize of ``vsync_ros.engine.evaluate.prepare_batch`` (and training).
+    This is the resize of ``vsync_ros.engine.tasks.common.prepare_batch`` (and training).
     """
     if tuple(images.shape[-2:]) == tuple(image_hw):
         return images
