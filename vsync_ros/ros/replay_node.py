@@ -15,10 +15,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PointStamped, PoseArray
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -27,9 +25,9 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from vsync_ros.geometry.presets import RIGS
-from vsync_ros.process import set_process_defaults
 from vsync_ros.ros.image_conversion import make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
+from vsync_ros.ros.node_main import run_node
 from vsync_ros.ros.parameters import ParameterSpec, check_values, declare_parameters, parameter_table, read_parameters
 from vsync_ros.ros.sync_node import ns_to_stamp
 from vsync_ros.runtime.messages import (
@@ -239,26 +237,9 @@ class ReplayNode(Node):
 
 def main(args=None) -> int:
     """Entry point of the ``replay_node`` executable (console script and ``python -m vsync_ros.ros.replay_node``)."""
-    set_process_defaults()  # before a world or data set (which may use torch) loads
-    rclpy.init(args=args)
-    try:
-        node = ReplayNode()
-    except (ValueError, RuntimeError) as exc:
-        rclpy.logging.get_logger('replay_node').fatal(f'cannot start: {exc}')
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    node.start()
-    try:
-        while rclpy.ok() and not node.done.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node('replay_node', ReplayNode, args, description=__doc__.split('\n\n')[0],
+                    parameters=PARAMETERS.values(), finished=lambda node: node.done.is_set(),
+                    on_ready=lambda node: node.start())
 
 
 if __name__ == '__main__':

@@ -31,11 +31,9 @@ import logging
 import re
 import time
 
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -47,12 +45,12 @@ from vsync_ros import paths
 from vsync_ros.geometry import CalibrationError
 from vsync_ros.inference.api import TASKS, FramePipeline
 from vsync_ros.inference.loading import open_pipeline
-from vsync_ros.process import set_process_defaults
 from vsync_ros.reports.colormap import COLORMAPS, colorize_density
 from vsync_ros.ros.diagnostics import no_model_status, node_status, to_diagnostic_array, view_status
 from vsync_ros.ros.image_conversion import image_to_rgb, make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.markers import build_scene_markers, build_skeleton_markers
+from vsync_ros.ros.node_main import run_node
 from vsync_ros.ros.parameters import (
     ParameterSpec,
     add_parameter_callbacks,
@@ -526,27 +524,9 @@ class SyncNode(Node):
 
 def main(args=None) -> int:
     """Entry point of the ``sync_node`` executable (console script and ``python -m vsync_ros.ros.sync_node``)."""
-    set_process_defaults()  # before the model (torch) loads
     # the node logs the pipeline's warnings itself (device fall-back, fail-over notes) through rclpy
     logging.getLogger('vsync_ros.inference.pipeline').setLevel(logging.ERROR)
-    rclpy.init(args=args)
-    try:
-        node = SyncNode()
-    except (ValueError, RuntimeError) as exc:
-        rclpy.logging.get_logger('sync_node').fatal(f'cannot start: {exc}')
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()  # inference runs in the node's own thread
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node('sync_node', SyncNode, args, description=__doc__.split('\n\n')[0], parameters=PARAMETERS.values())
 
 
 if __name__ == '__main__':
