@@ -1,0 +1,179 @@
+"""Real PETS2009 crowd motion: per-person ground trajectories from the View_001 box annotations.
+
+Annotation files (CVML-style XML, one per sequence, boxes in View_001 pixels of the 768x576 frames,
+7 fps, persistent ids)::
+
+    <dataset name="PETS-S1L1-1">
+      <frame number="0"><objectlist>
+        <object id="1"><box h="105.1" w="51.9" xc="630.1" yc="310.7"/></object> ...
+
+A person's ground position is the foot point of its box, ``(xc, yc + h / 2)``, back-projected through
+View_001's calibration (distortion included) onto the ground plane z = 0, in metres in the PETS world
+frame. Its height is where the ray through the head point ``(xc, yc - h / 2)`` passes closest to the
+vertical line above that ground point. Positions between annotated frames are linearly interpolated
+in time; a person exists only inside its annotated interval (:meth:`PetsTracks.positions_at`).
+
+The files are not part of this package (see the README of the data root): pass their paths.
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vsync_ros.geometry.camera import Camera
+
+FPS = 7.0  # PETS2009 frame rate, frames per second
+#: sequences of the MVMS / paper protocol and their annotation file stems
+TRAIN_TRACKS = ('S2L2', 'S2L3')
+TEST_TRACKS = ('S1L1-1', 'S1L1-2', 'S1L2-1', 'S1L2-2')
+
+
+class AnnotationError(ValueError):
+    """An annotation file is missing, not XML, or has a malformed frame / object / box (named)."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """One annotated box in View_001 pixels (full 768x576 frame): centre, width and height."""
+
+    frame: int
+    person: int
+    xc: float
+    yc: float
+    w: float
+    h: float
+
+
+def read_boxes(path: str | Path) -> list[Box]:
+    """Every box of a PETS2009 annotation file, in file order.
+
+    Raises:
+        AnnotationError: unreadable file, or a frame / object / box attribute that is missing or not a
+            number (the message names the file and the element).
+    """
+    path = Path(path)
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise AnnotationError(f'{path}: cannot read the annotation XML: {exc}') from exc
+    boxes = []
+    for frame in root.iter('frame'):
+        try:
+            number = int(frame.get('number'))
+        except (TypeError, ValueError):
+            raise AnnotationError(f'{path}: <frame number={frame.get("number")!r}> is not an integer') from None
+        for obj in frame.iter('object'):
+            box = obj.find('box')
+            try:
+                pid = int(obj.get('id'))
+                values = [float(box.get(k)) for k in ('xc', 'yc', 'w', 'h')]
+            except (TypeError, ValueError, AttributeError):
+                raise AnnotationError(f'{path}: frame {number}: object {obj.get("id")!r} has no valid '
+                                      '<box xc yc w h>') from None
+            if not np.all(np.isfinite(values)) or values[2] <= 0 or values[3] <= 0:
+                raise AnnotationError(f'{path}: frame {number}: object {pid} has a degenerate box {values}')
+            boxes.append(Box(number, pid, *values))
+    if not boxes:
+        raise AnnotationError(f'{path}: no annotated boxes')
+    return boxes
+
+
+def foot_and_head_pixels(boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) foot points ``(xc, yc + h/2)`` and (N, 2) head points ``(xc, yc - h/2)``, pixels."""
+    arr = np.array([(b.xc, b.yc, b.h) for b in boxes], dtype=np.float64).reshape(-1, 3)
+    feet = np.stack([arr[:, 0], arr[:, 1] + arr[:, 2] / 2], axis=1)
+    heads = np.stack([arr[:, 0], arr[:, 1] - arr[:, 2] / 2], axis=1)
+    return feet, heads
+
+
+def heights_from_heads(camera: Camera, ground_xy: np.ndarray, head_uv: np.ndarray) -> np.ndarray:
+    """(N,) height in metres where each head ray passes closest to the vertical above ``ground_xy``.
+
+    Args:
+        camera: the calibration the boxes are in (View_001 at the annotation image size).
+        ground_xy: (N, 2) ground positions, metres. head_uv: (N, 2) head pixels.
+    """
+    c = camera.center
+    rays = camera.pixel_rays(head_uv)                              # (N, 3) unit directions, world frame
+    # closest points between the ray c + s d and the line (x, y, 0) + z e_z
+    p = np.concatenate([ground_xy, np.zeros((len(ground_xy), 1))], axis=1)
+    w0 = c[None, :] - p
+    ez = np.array([0.0, 0.0, 1.0])
+    a = np.einsum('ij,ij->i', rays, rays)
+    b = rays @ ez
+    d = np.einsum('ij,ij->i', rays, w0)
+    e = w0 @ ez
+    denom = a - b * b                                              # c = ez . ez = 1
+    return (a * e - b * d) / np.where(np.abs(denom) < 1e-12, np.nan, denom)
+
+
+@dataclass
+class PetsTracks:
+    """Ground trajectories of the people of one PETS2009 sequence.
+
+    Attributes:
+        name: sequence name (the annotation file stem without ``PETS2009-``).
+        ids: (P,) person ids. frames: per person, (n_p,) annotated frame numbers (ascending).
+        xy: per person, (n_p, 2) ground positions, metres. height_m: per person, median box height, metres.
+    """
+
+    name: str
+    ids: np.ndarray
+    frames: list[np.ndarray]
+    xy: list[np.ndarray]
+    height_m: np.ndarray
+
+    @classmethod
+    def from_annotations(cls, path: str | Path, view1: Camera) -> PetsTracks:
+        """Read an annotation file and back-project its boxes through ``view1`` (View_001 at 768x576)."""
+        path = Path(path)
+        if (view1.width, view1.height) != (768, 576):
+            view1 = view1.scaled(768, 576)
+        boxes = read_boxes(path)
+        feet, heads = foot_and_head_pixels(boxes)
+        ground = view1.backproject_to_plane(feet, 0.0)[:, :2]
+        heights = heights_from_heads(view1, ground, heads)
+        person = np.array([b.person for b in boxes])
+        frame = np.array([b.frame for b in boxes])
+        ids = np.unique(person)
+        frames, xy, h = [], [], []
+        for pid in ids:
+            sel = np.nonzero(person == pid)[0]
+            order = sel[np.argsort(frame[sel], kind='stable')]
+            frames.append(frame[order])
+            xy.append(ground[order])
+            hp = heights[order]
+            h.append(float(np.nanmedian(hp)) if np.any(np.isfinite(hp)) else float('nan'))
+        name = path.stem.removeprefix('PETS2009-')
+        return cls(name, ids, frames, xy, np.asarray(h))
+
+    @property
+    def n_people(self) -> int:
+        """Number of annotated people."""
+        return len(self.ids)
+
+    @property
+    def time_range_s(self) -> tuple[float, float]:
+        """(first, last) annotated time in seconds (frame / 7)."""
+        return (min(f[0] for f in self.frames) / FPS, max(f[-1] for f in self.frames) / FPS)
+
+    def positions_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (k,), ground positions (k, 2) metres) of the people annotated around time ``t_s`` (seconds).
+
+        Linear interpolation between a person's annotated frames; people whose annotated interval does
+        not contain ``t_s`` are absent.
+        """
+        f = t_s * FPS
+        out_ids, out_xy = [], []
+        for pid, fr, xy in zip(self.ids, self.frames, self.xy):
+            if fr[0] <= f <= fr[-1]:
+                out_ids.append(pid)
+                out_xy.append([np.interp(f, fr, xy[:, 0]), np.interp(f, fr, xy[:, 1])])
+        return np.asarray(out_ids, dtype=np.int64), np.asarray(out_xy, dtype=np.float64).reshape(-1, 2)
+
+    def count_at(self, t_s: float) -> int:
+        """Number of people annotated at time ``t_s`` (seconds)."""
+        return len(self.positions_at(t_s)[0])
