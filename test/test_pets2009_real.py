@@ -10,12 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
+from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
 from vsync_ros.data.readers.pets2009 import PETS_REGION, pets_cameras
 from vsync_ros.data.readers.pets_tracks import (
     FPS,
     TEST_TRACKS,
     TRAIN_TRACKS,
     AnnotationError,
+    PetsCrowd,
     PetsTracks,
     foot_and_head_pixels,
     read_boxes,
@@ -121,3 +123,25 @@ def test_malformed_annotations_name_the_file_and_element(tmp_path):
     (tmp_path / 'broken.xml').write_text('<dataset><frame')
     with pytest.raises(AnnotationError, match='broken.xml: cannot read'):
         read_boxes(tmp_path / 'broken.xml')
+
+
+@pytest.mark.slow  # renders a world
+def test_world_renders_the_real_crowd_from_the_real_rig(tracks):
+    """Every annotated person inside View_001 appears in the render where its annotated feet are."""
+    cams = pets_cameras(DATA / 'calibration', (384, 288))
+    tr = tracks['S1L1-1']
+    world = CrowdWorld(CrowdWorldConfig(image_size=(384, 288)), cameras=cams, region=PETS_REGION,
+                       crowd=PetsCrowd(tr, seed=3))
+    t = 10.0
+    ids, xy = tr.positions_at(t)
+    gt = world.ground_truth(t, view_density=False)
+    assert gt['count'] == len(ids) and sorted(gt['person_ids']) == sorted(ids)
+    _, id_map = world.render_layers(0, t, noise=False)
+    uv, depth = cams[0].project(np.column_stack([xy, np.full(len(xy), 1.0)]))  # hips, 1 m up (legs swing apart)
+    hit = 0
+    for pid, (u, v) in zip(ids, uv):
+        if cams[0].in_image(np.array([[u, v]]), margin=-3)[0]:
+            patch = id_map[int(round(v)) - 2:int(round(v)) + 3, int(round(u)) - 2:int(round(u)) + 3]
+            hit += int(pid in patch or (patch >= 0).any())  # the person or one standing in front of it
+    visible = int(np.sum(cams[0].in_image(uv, margin=-3)))
+    assert visible > 10 and hit == visible

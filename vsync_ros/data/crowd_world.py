@@ -117,12 +117,15 @@ class CrowdWorld:
         config: world settings.
         cameras: override the rig's cameras (their resolution is used as is).
         region: override the rig's counting region (its cell size is replaced by ``gp_cell_m``).
+        crowd: people to render instead of the simulated crowd: anything with ``state(t) ->
+            CrowdState`` and ``appearance(pid) -> Appearance`` (e.g. the real PETS2009 trajectories,
+            :class:`~vsync_ros.data.readers.pets_tracks.PetsCrowd`).
     """
 
     task = 'counting'
 
     def __init__(self, config: CrowdWorldConfig | None = None, cameras: list[Camera] | None = None,
-                 region: GroundRegion | None = None) -> None:
+                 region: GroundRegion | None = None, crowd=None) -> None:
         self.config = config or CrowdWorldConfig()
         cfg = self.config
         rig_cams, rig_region = RIGS[cfg.rig]
@@ -130,7 +133,8 @@ class CrowdWorld:
         base_region = region or rig_region
         self.region = base_region.with_cell(cfg.gp_cell_m)
         self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture)
-        self.sim = CrowdSimulator(base_region, cfg.crowd, cfg.seed, self.scene.obstacles())
+        self.sim = crowd if crowd is not None else CrowdSimulator(base_region, cfg.crowd, cfg.seed,
+                                                                  self.scene.obstacles())
         self._bg: list[np.ndarray] = []
         self._struct_depth: list[np.ndarray] = []
         self._ground: list[np.ndarray] = []

@@ -18,11 +18,12 @@ The files are not part of this package (see the README of the data root): pass t
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from vsync_ros.data.crowd import Appearance, CrowdState, make_appearance
 from vsync_ros.geometry.camera import Camera
 
 FPS = 7.0  # PETS2009 frame rate, frames per second
@@ -177,3 +178,63 @@ class PetsTracks:
     def count_at(self, t_s: float) -> int:
         """Number of people annotated at time ``t_s`` (seconds)."""
         return len(self.positions_at(t_s)[0])
+
+
+class PetsCrowd:
+    """The people of one PETS2009 sequence as a crowd that a CrowdWorld renders.
+
+    It offers the ``state`` / ``appearance`` interface of :class:`~vsync_ros.data.crowd.CrowdSimulator`
+    (see :class:`~vsync_ros.data.crowd_world.CrowdWorld`'s ``crowd`` argument).
+
+    Real positions at any continuous time inside the annotated interval; velocities by central
+    differences of the interpolated track (m/s), headings from them, gait phase from the distance walked.
+    Appearance: varied clothing drawn from ``seed``, body height the box-estimated one (clipped to
+    1.5-2.0 m; 1.75 m where the estimate failed).
+
+    Args:
+        tracks: the sequence's trajectories (time 0 = its frame 0). seed: clothing seed.
+    """
+
+    def __init__(self, tracks: PetsTracks, seed: int = 0) -> None:
+        self.tracks = tracks
+        self.seed = int(seed)
+        h = np.where(np.isfinite(tracks.height_m), tracks.height_m, 1.75)
+        self._height = {int(pid): float(np.clip(x, 1.5, 2.0)) for pid, x in zip(tracks.ids, h)}
+        self._walk = {}
+        for pid, xy in zip(tracks.ids, tracks.xy):
+            steps = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=1))]
+            self._walk[int(pid)] = steps
+
+    @property
+    def time_range_s(self) -> tuple[float, float]:
+        """(first, last) annotated time of the sequence, seconds."""
+        return self.tracks.time_range_s
+
+    def appearance(self, pid: int) -> Appearance:
+        """Deterministic clothing for person ``pid`` with its estimated body height."""
+        return replace(make_appearance(self.seed, int(pid)), height_m=self._height.get(int(pid), 1.75))
+
+    def state(self, t: float) -> CrowdState:
+        """:class:`~vsync_ros.data.crowd.CrowdState` of the people annotated at time ``t`` (seconds)."""
+        f = float(t) * FPS
+        ids, xy, vel, walk = [], [], [], []
+        for pid, fr, p in zip(self.tracks.ids, self.tracks.frames, self.tracks.xy):
+            if not fr[0] <= f <= fr[-1]:
+                continue
+            here = np.array([np.interp(f, fr, p[:, 0]), np.interp(f, fr, p[:, 1])])
+            lo, hi = max(f - 1.0, fr[0]), min(f + 1.0, fr[-1])
+            if hi > lo:
+                a = np.array([np.interp(lo, fr, p[:, 0]), np.interp(lo, fr, p[:, 1])])
+                b = np.array([np.interp(hi, fr, p[:, 0]), np.interp(hi, fr, p[:, 1])])
+                v = (b - a) * FPS / (hi - lo)
+            else:
+                v = np.zeros(2)
+            ids.append(int(pid))
+            xy.append(here)
+            vel.append(v)
+            walk.append(float(np.interp(f, fr, self._walk[int(pid)])))
+        n = len(ids)
+        xy_a = np.asarray(xy, np.float64).reshape(n, 2)
+        vel_a = np.asarray(vel, np.float64).reshape(n, 2)
+        return CrowdState(np.asarray(ids, np.int64), xy_a, vel_a, np.arctan2(vel_a[:, 1], vel_a[:, 0]),
+                          np.asarray(walk, np.float64))
