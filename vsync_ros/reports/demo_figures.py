@@ -150,10 +150,14 @@ def frame_panel(images: Sequence[np.ndarray | None], camera_captions: Sequence[s
 
 
 def count_plot(gt: Sequence[float], preds: dict[str, Sequence[float]], title: str, width: int = 720,
-               height: int = 300) -> np.ndarray:
-    """Counts per frame: ground truth (white) and each model (coloured), with a legend. (H, W, 3) uint8 RGB."""
+               height: int = 320) -> np.ndarray:
+    """Counts per frame: ground truth (white) and each model (coloured); title line, legend line under it.
+
+    Returns:
+        (H, W, 3) uint8 RGB image.
+    """
     img = np.full((height, width, 3), BG, np.uint8)
-    left, right, top, bottom = 48, 12, 30, 30
+    left, right, top, bottom = 48, 12, 52, 30
     n = len(gt)
     values = [float(v) for v in gt] + [float(v) for p in preds.values() for v in p if np.isfinite(v)]
     vmax = max(values + [1.0]) * 1.1
@@ -177,12 +181,12 @@ def count_plot(gt: Sequence[float], preds: dict[str, Sequence[float]], title: st
             cv2.polylines(img, [np.array(pts, np.int32)], False, colour, 2, cv2.LINE_AA)
         for p in pts:
             cv2.circle(img, p, 2, colour, -1, cv2.LINE_AA)
+    _fitted_text(img, title, (6, 18), width - 12, 0.45)
     x = left + 6
     for label, _, colour in series:
-        cv2.line(img, (x, 16), (x + 18, 16), colour, 2)
-        _text(img, label, (x + 22, 20), 0.42)
-        x += 30 + 9 * len(label)
-    _text(img, title, (max(left, width - 9 * len(title)), 20), 0.42)
+        cv2.line(img, (x, 36), (x + 18, 36), colour, 2)
+        _text(img, label, (x + 22, 40), 0.42)
+        x += 36 + cv2.getTextSize(label, FONT, 0.42, 1)[0][0]
     return img
 
 
