@@ -119,7 +119,10 @@ def test_comparison_reports_a_clear_gain():
     assert cmp['headline'].startswith('cam2 5 s late. B (synchronizes the views) vs A (assumes synchronized cameras)')
     pct = 100 * (mae_a - mae_b) / mae_a
     assert f'{mae_a:.2f} -> {mae_b:.2f} people per frame ({pct:.0f} % lower)' in cmp['headline']
-    assert 'within noise' not in cmp['headline']
+    assert 'within noise' not in cmp['headline'] and 'ground error' in cmp['headline']
+    g = cmp['ground']
+    assert f'ground error {g["baseline"]:.1f} -> {g["other"]:.1f} ({100 * g["diff"] / g["baseline"]:.0f} % lower)' \
+        in cmp['headline']
 
 
 def test_comparison_calls_a_small_difference_noise():

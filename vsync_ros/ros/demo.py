@@ -286,8 +286,13 @@ def compare(records: list[FrameRecord], models: list[dict], desync_text: str) ->
         noise = f'+-{NOISE_SE * c["se"]:.2f}' if math.isfinite(c['se']) else 'noise unknown'
         count = (f'count error {c["baseline"]:.2f} vs {c["other"]:.2f} people per frame: '
                  f'difference within noise ({c["diff"]:+.2f} {noise})')
-    ground = (f'ground error {g["baseline"]:.1f} -> {g["other"]:.1f}'
-              + ('' if g['significant'] else ' (within noise)'))
+    if not g['significant']:
+        how = 'within noise'
+    elif g['diff'] > 0:
+        how = f'{100.0 * g["diff"] / g["baseline"]:.0f} % lower'
+    else:
+        how = f'{-100.0 * g["diff"] / g["baseline"]:.0f} % higher'
+    ground = f'ground error {g["baseline"]:.1f} -> {g["other"]:.1f} ({how})'
     out['headline'] = f'{desync_text}. {who}: {count}; {ground}.'
     return out
 
@@ -493,7 +498,8 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
     desync_text = describe_desync(profile, [c.name for c in cams])
     spacing = frame_stride(every_s, profile.rate_hz) / profile.rate_hz
     log(f'synthetic plaza (crowd seed {seed}), {len(cams)} cameras at {cams[0].width}x{cams[0].height}; '
-        f'{desync_text}; {n_frames} reference frames {spacing:.2f} s apart from t = {start_s:g} s')
+        f'{desync_text}; {n_frames} reference frames {spacing:.2f} s apart from t = '
+        f'{start_s + profile.t_base:g} s')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     graph = DemoGraph(pipes, labels, cams, verbose)
