@@ -1,22 +1,34 @@
-"""``vsync-demo`` / ``make demo``: unsynchronized synthetic cameras -> sync nodes -> counts vs ground truth.
+"""``vsync-demo`` / ``make demo``: what synchronization buys, on unsynchronized cameras over real ROS 2 topics.
 
 What runs (one process, real rclpy topics, no launch needed):
 
-* the synthetic plaza (:class:`vsync_ros.data.crowd_world.CrowdWorld`, three calibrated cameras) rendered
-  at the models' input size, desynchronized like PETS2009: 7 fps, every non-reference camera shows the
-  world at a random offset in +-5 s (``pets`` preset of :mod:`vsync_ros.runtime.schedules`);
+* the synthetic plaza (:class:`vsync_ros.data.crowd_world.CrowdWorld`, three calibrated cameras, a crowd
+  seed not used in training) rendered at the models' input size and desynchronized: by default cam2 shows
+  the scene 5 s later and cam3 5 s earlier than the reference cam1 (``--desync constant --offset-s 5``,
+  PETS2009's constant latency); ``--desync random`` / ``pets`` draw a random offset in +-5 s per frame,
+  ``--desync sync`` is the synchronized control;
 * one camera publisher node (``sensor_msgs/Image`` + ``CameraInfo`` per camera on ``/vsync_demo/camN/...``);
-* one ``sync_node`` per checkpoint (default BaseU and CLS-epi, ``models/plaza_base_u.pt`` and
+* one ``sync_node`` per checkpoint (default BaseS, trained on synchronized cameras and fusing the views as
+  captured, and CLS-epi, which warps cam2 / cam3 to the reference time first: ``models/plaza_base_s.pt``,
   ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and publishing ``~/density``
   and ``~/count_stamped``; a probe node collects the outputs.
 
 Frames are paced: for each reference time the other cameras' frames are published first, then the
 reference frame (which triggers inference), and the demo waits for every node's estimate stamped with
-that reference frame, so every model sees exactly the same frames whatever the CPU speed.
+that reference frame, so every model sees exactly the same frames whatever the CPU speed. Reference
+frames are ``--every-s`` (2 s) of scene time apart, so the run covers two minutes of crowd instead of
+one strongly correlated few-second window.
+
+Per model it measures the count error (MAE) and a ground-plane localisation error, GAME(3): the ground
+grid is cut into 8 x 8 patches (3 m x 2.5 m on the plaza) and |estimated - true people| is summed over
+the patches, so people put in the wrong place count even when the total is right. The closing lines
+compare the model that does not synchronize with the one that does, with a paired standard error over
+the frames, and say when a difference is within the noise.
 
 Outputs in ``--out`` (default ``out/demo``): ``frame_NNN.png`` (camera images with their offsets, GT and
-estimated density maps side by side), ``counts.png`` (count per frame), ``summary.json`` (per-frame counts,
-MAE / NAE per model, timing). Prints per-frame counts and the MAE of each model.
+estimated density maps with the true positions marked), ``counts.png`` (count per frame, MAE in the
+legend), ``summary.json`` (per-frame counts and errors, per-model MAE / NAE / GAME, the comparison and
+its one-line result, timing).
 """
 from __future__ import annotations
 
@@ -37,7 +49,10 @@ import numpy as np
 from vsync_ros import paths
 from vsync_ros.process import set_process_defaults
 
-DEFAULT_MODELS = (('BaseU', 'plaza_base_u.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
+DEFAULT_MODELS = (('BaseS', 'plaza_base_s.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
+DESYNC_MODES = ('constant', 'random', 'pets', 'sync')
+GAME_LEVEL = 3          # GAME(L): 4**L = 8 x 8 ground patches
+NOISE_SE = 2.0          # a paired difference within this many standard errors is reported as noise
 KNOWN_LABELS = {'plaza_base_s': 'BaseS', 'plaza_base_su': 'BaseSU', 'plaza_base_u': 'BaseU',
                 'plaza_cls_cor': 'CLS-cor', 'plaza_cls_epi': 'CLS-epi', 'plaza_cls_cat': 'CLS-cat',
                 'plaza_sls': 'SLS'}
@@ -68,6 +83,7 @@ class FrameRecord:
     gt: float
     preds: dict[str, float] = field(default_factory=dict)
     inference_ms: dict[str, float] = field(default_factory=dict)
+    ground_err: dict[str, float] = field(default_factory=dict)
     image: str = ''
 
 
@@ -152,8 +168,14 @@ def make_scene(pipe, seed: int):
     return WorldSource(world)
 
 
-def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float):
-    """Per reference frame k: ``{view: FrameEvent}`` (content times shifted by ``start_s``) of the PETS profile.
+def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float, desync: str = 'constant',
+                    offset_s: float = 5.0, every_s: float = 2.0):
+    """Per reference frame: ``{view: FrameEvent}`` (content times shifted by ``start_s``) of the desync profile.
+
+    Args:
+        desync: ``constant`` (cam2 +offset_s, cam3 -offset_s, ...), ``random`` (U(-offset_s, offset_s) per
+            frame), ``pets`` (the data module's PETS2009 preset: random, +-5 s) or ``sync``.
+        every_s: scene time between reference frames, rounded to whole frame periods (at least one).
 
     Returns:
         (profile, list of dicts view -> event; view -1 is the ground truth of the reference time).
@@ -161,12 +183,118 @@ def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float):
     from dataclasses import replace
 
     from vsync_ros.runtime.schedules import desync_profile, schedule
-    profile = desync_profile('pets', n_views, 7.0, seed=seed)
+    if desync not in DESYNC_MODES:
+        raise DemoError(f'--desync must be one of {", ".join(DESYNC_MODES)}, got {desync!r}')
+    profile = desync_profile(desync, n_views, 7.0, desync_s=offset_s, seed=seed)
+    stride = frame_stride(every_s, profile.rate_hz)
     ticks: list[dict] = [{} for _ in range(n_frames)]
-    for ev in schedule(profile, n_frames / profile.rate_hz):
-        if ev.k < n_frames and not ev.dropped:
-            ticks[ev.k][ev.view] = replace(ev, content_s=ev.content_s + start_s)
+    for ev in schedule(profile, n_frames * stride / profile.rate_hz):
+        i, rest = divmod(ev.k, stride)
+        if rest == 0 and i < n_frames and not ev.dropped:
+            ticks[i][ev.view] = replace(ev, content_s=ev.content_s + start_s)
     return profile, ticks
+
+
+def frame_stride(every_s: float, rate_hz: float) -> int:
+    """Capture ticks between two demo reference frames ``every_s`` apart (at least 1)."""
+    return max(1, round(every_s * rate_hz))
+
+
+def describe_desync(profile, names: list[str]) -> str:
+    """How the non-reference cameras are offset, in words (e.g. ``cam2 shows the scene 5 s later, ...``)."""
+    parts = []
+    for v, t in enumerate(profile.views):
+        if v == profile.reference_view:
+            continue
+        if t.random_offset_s > 0:
+            parts.append(f'{names[v]} at a random offset within +-{t.random_offset_s:g} s')
+        elif t.offset_s != 0:
+            parts.append(f'{names[v]} shows the scene {abs(t.offset_s):g} s {"later" if t.offset_s > 0 else "earlier"}')
+    ref = names[profile.reference_view]
+    if not parts:
+        return f'all cameras synchronized with {ref}'
+    return ', '.join(parts) + f' than {ref}' * all(t.random_offset_s == 0 for t in profile.views)
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def ground_error(pred: np.ndarray, gt: np.ndarray, level: int = GAME_LEVEL) -> float:
+    """GAME(level): sum over a 2**level x 2**level split of the ground grid of |estimated - true people|.
+
+    GAME(0) is the absolute count error; higher levels also count people placed in the wrong patch (a
+    person put one patch off adds 2: missing in one patch, extra in the other).
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f'density shapes differ: {pred.shape} vs {gt.shape}')
+    n = 2 ** level
+    rows = np.linspace(0, gt.shape[0], n + 1).round().astype(int)
+    cols = np.linspace(0, gt.shape[1], n + 1).round().astype(int)
+    diff = np.add.reduceat(np.add.reduceat(pred - gt, rows[:-1], axis=0), cols[:-1], axis=1)
+    return float(np.abs(diff).sum())
+
+
+def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean of ``a - b`` over paired frames and its standard error (nan with fewer than 2 frames)."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    if len(d) < 2:
+        return (float(d.mean()) if len(d) else math.nan), math.nan
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+
+
+def model_role(method: str, regime: str) -> str:
+    """What a model does about desynchronization, for a newcomer."""
+    if method != 'base':
+        return 'synchronizes the views'
+    if regime == 'BaseS':
+        return 'assumes synchronized cameras'
+    return 'fuses the views as captured'
+
+
+def compare(records: list[FrameRecord], models: list[dict], desync_text: str) -> dict | None:
+    """The headline comparison: the first non-synchronizing model vs the first synchronizing one.
+
+    Without such a pair the first two models are compared. Errors are paired over the frames: the mean
+    difference (baseline - other) gets the standard error of the mean (frames ``--every-s`` apart are
+    treated as independent), and a difference within ``NOISE_SE`` standard errors is called noise.
+
+    Returns:
+        dict with ``baseline`` / ``other`` (labels), and per error (``count``: absolute count error per
+        frame; ``ground``: GAME(3) per frame) the two means, ``diff``, ``se`` and ``significant``; plus
+        ``headline``, the result in one line. None for fewer than two models or no frames.
+    """
+    if len(models) < 2 or not records:
+        return None
+    plain = [m for m in models if not m['synchronizes']]
+    syncing = [m for m in models if m['synchronizes']]
+    base, other = (plain[0], syncing[0]) if plain and syncing else (models[0], models[1])
+    out: dict = {'baseline': base['label'], 'other': other['label'], 'desync': desync_text}
+    errors = {'count': lambda r, lb: abs(r.preds[lb] - r.gt), 'ground': lambda r, lb: r.ground_err[lb]}
+    for key, err in errors.items():
+        a = [err(r, base['label']) for r in records]
+        b = [err(r, other['label']) for r in records]
+        diff, se = paired_difference(a, b)
+        out[key] = {'baseline': float(np.mean(a)), 'other': float(np.mean(b)), 'diff': diff, 'se': se,
+                    'significant': bool(math.isfinite(se) and abs(diff) > NOISE_SE * se)}
+    c, g = out['count'], out['ground']
+    who = f'{other["label"]} ({other["role"]}) vs {base["label"]} ({base["role"]})'
+    if c['significant'] and c['diff'] > 0:
+        pct = 100.0 * c['diff'] / c['baseline']
+        count = f'count error {c["baseline"]:.2f} -> {c["other"]:.2f} people per frame ({pct:.0f} % lower)'
+    elif c['significant']:
+        count = f'count error {c["baseline"]:.2f} -> {c["other"]:.2f} people per frame (higher)'
+    else:
+        noise = f'+-{NOISE_SE * c["se"]:.2f}' if math.isfinite(c['se']) else 'noise unknown'
+        count = (f'count error {c["baseline"]:.2f} vs {c["other"]:.2f} people per frame: '
+                 f'difference within noise ({c["diff"]:+.2f} {noise})')
+    if not g['significant']:
+        how = 'within noise'
+    elif g['diff'] > 0:
+        how = f'{100.0 * g["diff"] / g["baseline"]:.0f} % lower'
+    else:
+        how = f'{-100.0 * g["diff"] / g["baseline"]:.0f} % higher'
+    ground = f'ground error {g["baseline"]:.1f} -> {g["other"]:.1f} ({how})'
+    out['headline'] = f'{desync_text}. {who}: {count}; {ground}.'
+    return out
 
 
 # ---------------------------------------------------------------------------------------- ROS
@@ -340,9 +468,10 @@ def _wait(predicate, timeout_s: float, period_s: float = 0.01) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- run
-def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: list[str] | None = None,
+def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: list[str] | None = None,
              device: str = 'auto', seed: int = 2026, start_s: float = 60.0, progress: bool = True,
-             write_images: bool = True, frame_timeout_s: float = 120.0, verbose: bool = False, log=print) -> dict:
+             write_images: bool = True, frame_timeout_s: float = 120.0, verbose: bool = False, log=print,
+             desync: str = 'constant', offset_s: float = 5.0, every_s: float = 2.0) -> dict:
     """Run the demo and write its outputs; returns the summary (also written to ``summary.json``).
 
     Raises:
@@ -354,6 +483,8 @@ def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: 
 
     if n_frames < 1:
         raise DemoError(f'--frames must be >= 1, got {n_frames}')
+    if not (every_s > 0 and offset_s >= 0):
+        raise DemoError(f'--every-s must be > 0 and --offset-s >= 0, got {every_s:g} and {offset_s:g}')
     t_start = time.perf_counter()
     specs = parse_checkpoints(checkpoints)
     pipes = load_models(specs, device)
@@ -362,13 +493,17 @@ def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: 
         log(f'{m.label}: {p.describe()}')
     source = make_scene(pipes[0], seed)
     cams = pipes[0].cameras
-    profile, ticks = reference_ticks(n_frames, seed, len(cams), start_s)
-    kappa = [v.random_offset_s for v in profile.views]
-    log(f'synthetic plaza, {len(cams)} cameras at {cams[0].width}x{cams[0].height}, {profile.rate_hz:g} fps, '
-        f'random capture offsets up to +-{max(kappa):g} s (PETS-like); {n_frames} reference frames')
+    region = pipes[0].region
+    profile, ticks = reference_ticks(n_frames, seed, len(cams), start_s, desync, offset_s, every_s)
+    desync_text = describe_desync(profile, [c.name for c in cams])
+    spacing = frame_stride(every_s, profile.rate_hz) / profile.rate_hz
+    log(f'synthetic plaza (crowd seed {seed}), {len(cams)} cameras at {cams[0].width}x{cams[0].height}; '
+        f'{desync_text}; {n_frames} reference frames {spacing:.2f} s apart from t = '
+        f'{start_s + profile.t_base:g} s')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     graph = DemoGraph(pipes, labels, cams, verbose)
+    roles = {m.label: model_role(p.method, str(p.meta.get('regime', ''))) for m, p in zip(specs, pipes)}
     records: list[FrameRecord] = []
     missing_outputs = 0
     try:
@@ -399,21 +534,22 @@ def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: 
                                 + '; '.join(f'{lb}: {msg}' for lb, msg in failed.items()))
             results = graph.outputs(stamp)
             offsets = [(tick[v].content_s - t_ref) if v in tick else math.nan for v in range(len(cams))]
+            gt_density = gt.get('gp_density')
             rec = FrameRecord(k, stamp, t_ref, offsets, float(gt['count']),
                               {lb: results[lb][0] for lb in labels},
-                              {lb: graph.sync_nodes[lb].core.stats.last_inference_ms for lb in labels})
+                              {lb: graph.sync_nodes[lb].core.stats.last_inference_ms for lb in labels},
+                              {lb: (ground_error(results[lb][1], gt_density) if gt_density is not None else math.nan)
+                               for lb in labels})
             if write_images:
-                captions = [f'{c.name}' + (' (reference)' if v == ref else f' {offsets[v]:+.2f} s')
-                            for v, c in enumerate(cams)]
-                panel = frame_panel(rgbs, captions, gt.get('gp_density'), rec.gt,
-                                    {lb: results[lb][1] for lb in labels}, rec.preds,
-                                    f'frame {k}  t = {t_ref:.2f} s   other cameras captured at the offsets shown')
-                rec.image = write_png(out / f'frame_{k:03d}.png', panel).name
+                rec.image = write_png(out / f'frame_{k:03d}.png', _panel(
+                    frame_panel, rec, rgbs, cams, ref, gt, {lb: results[lb][1] for lb in labels}, roles,
+                    region, desync_text)).name
             records.append(rec)
             bar.write(f'frame {k:3d}  t={t_ref:7.2f} s  offsets '
                       + ' '.join(f'{cams[v].name} {offsets[v]:+5.2f} s' for v in range(len(cams)) if v != ref)
                       + f'  GT {rec.gt:4.0f}  '
-                      + '  '.join(f'{lb} {rec.preds[lb]:6.2f} ({rec.preds[lb] - rec.gt:+6.2f})' for lb in labels),
+                      + '  '.join(f'{lb} {rec.preds[lb]:6.2f} ({rec.preds[lb] - rec.gt:+6.2f}) '
+                                  f'ground err {rec.ground_err[lb]:5.1f}' for lb in labels),
                       file=sys.stdout)
             bar.update(1)
         bar.close()
@@ -421,50 +557,92 @@ def run_demo(n_frames: int = 30, out_dir: str | Path = 'out/demo', checkpoints: 
     finally:
         graph.close()
     summary = summarize(records, specs, pipes, mean_ms, missing_outputs, n_frames, seed, profile, start_s,
-                        time.perf_counter() - t_start)
+                        time.perf_counter() - t_start, desync=desync, desync_text=desync_text, spacing_s=spacing,
+                        roles=roles)
     if records:
-        plot = count_plot([r.gt for r in records], {lb: [r.preds[lb] for r in records] for lb in labels},
-                          'people in the region per frame')
+        maes = {m['label']: m['mae'] for m in summary['models']}
+        plot = count_plot([r.gt for r in records],
+                          {f'{lb} (MAE {maes[lb]:.2f})': [r.preds[lb] for r in records] for lb in labels},
+                          f'people per frame; {desync_text}')
         summary['counts_image'] = write_png(out / 'counts.png', plot).name
     (out / 'summary.json').write_text(json.dumps(summary, indent=1))
     log(format_summary(summary, out))
     return summary
 
 
+def _panel(frame_panel, rec: FrameRecord, rgbs: list, cams: list, ref: int, gt: dict, densities: dict,
+           roles: dict[str, str], region, desync_text: str) -> np.ndarray:
+    """The frame_NNN.png image of one record (captions with offsets, counts and ground errors)."""
+    captions = []
+    for v, c in enumerate(cams):
+        if v == ref:
+            captions.append([f'{c.name}: reference', f'captured at t = {rec.time_s:.2f} s'])
+        elif math.isfinite(rec.offsets_s[v]):
+            captions.append([c.name, f'shows the scene at t{rec.offsets_s[v]:+.2f} s'])
+        else:
+            captions.append([c.name, 'no frame'])
+    model_captions = {lb: [f'{lb}: {roles[lb]}',
+                           f'{rec.preds[lb]:.1f} people ({rec.preds[lb] - rec.gt:+.1f}), '
+                           f'ground err {rec.ground_err[lb]:.1f}'] for lb in densities}
+    people_rc = None
+    if 'positions' in gt:
+        xy = np.asarray(gt['positions'], np.float64).reshape(-1, 2)
+        people_rc = np.stack([(xy[:, 1] - region.y0) / region.cell_m - 0.5,
+                              (xy[:, 0] - region.x0) / region.cell_m - 0.5], 1)
+    title = f'frame {rec.k}  t = {rec.time_s:.2f} s   {desync_text}; every model gets these frames'
+    return frame_panel(rgbs, captions, gt.get('gp_density'), rec.gt, densities, model_captions, title, people_rc)
+
+
 def summarize(records: list[FrameRecord], specs: list[ModelSpec], pipes: list, mean_ms: dict, missing: int,
-              n_frames: int, seed: int, profile, start_s: float, wall_s: float) -> dict:
-    """The summary dict written to ``summary.json``."""
+              n_frames: int, seed: int, profile, start_s: float, wall_s: float, desync: str = 'constant',
+              desync_text: str = '', spacing_s: float = math.nan, roles: dict[str, str] | None = None) -> dict:
+    """The summary dict written to ``summary.json`` (with the model comparison and its one-line result)."""
     models = []
     for m, p in zip(specs, pipes):
         errs = [abs(r.preds[m.label] - r.gt) for r in records]
         rel = [abs(r.preds[m.label] - r.gt) / r.gt for r in records if r.gt > 0]
+        ground = [r.ground_err[m.label] for r in records]
         models.append({'label': m.label, 'checkpoint': str(m.path), 'method': p.method, 'device': str(p.device),
+                       'synchronizes': p.method != 'base',
+                       'role': (roles or {}).get(m.label, model_role(p.method, str(p.meta.get('regime', '')))),
                        'mae': float(np.mean(errs)) if errs else math.nan,
                        'nae': float(np.mean(rel)) if rel else math.nan,
+                       'ground_error': float(np.mean(ground)) if ground else math.nan,
                        'mean_pred': float(np.mean([r.preds[m.label] for r in records])) if records else math.nan,
                        'mean_inference_ms': float(mean_ms.get(m.label, math.nan))})
+    region = pipes[0].region
+    n = 2 ** GAME_LEVEL
     return {
         'frames_requested': n_frames, 'frames': len(records), 'frames_without_output': missing,
-        'seed': seed, 'start_s': start_s, 'rate_hz': profile.rate_hz,
-        'desync': {'preset': 'pets', 'random_offset_s': [v.random_offset_s for v in profile.views],
+        'seed': seed, 'start_s': start_s, 'rate_hz': profile.rate_hz, 'frame_spacing_s': spacing_s,
+        'desync': {'mode': desync, 'text': desync_text, 'offset_s': [v.offset_s for v in profile.views],
+                   'random_offset_s': [v.random_offset_s for v in profile.views],
                    'reference_view': profile.reference_view},
+        'ground_error_definition': (f'GAME({GAME_LEVEL}): sum over {n}x{n} ground patches of '
+                                    f'{region.width_m / n:g} m x {region.height_m / n:g} m of '
+                                    '|estimated - true people|'),
         'mean_gt': float(np.mean([r.gt for r in records])) if records else math.nan,
-        'models': models, 'wall_time_s': wall_s,
+        'models': models, 'comparison': compare(records, models, desync_text), 'wall_time_s': wall_s,
         'per_frame': [{'k': r.k, 'stamp_ns': r.stamp_ns, 'time_s': r.time_s, 'offsets_s': r.offsets_s, 'gt': r.gt,
                        'pred': r.preds, 'abs_err': {lb: abs(v - r.gt) for lb, v in r.preds.items()},
-                       'inference_ms': r.inference_ms, 'image': r.image} for r in records],
+                       'ground_err': r.ground_err, 'inference_ms': r.inference_ms, 'image': r.image}
+                      for r in records],
     }
 
 
 def format_summary(summary: dict, out: Path) -> str:
-    """The closing table: MAE / NAE / inference time per model."""
+    """The closing table (count MAE / NAE, ground error, time per model) and the one-line result."""
     width = max([len(m['label']) for m in summary['models']] + [5])
-    lines = [f'\n{"model":<{width}}  {"method":<8} {"MAE":>7} {"NAE":>7} {"mean pred":>9} {"ms/frame":>9}']
+    lines = [f'\n{"model":<{width}}  {"syncs":<5}  {"count MAE":>9} {"NAE":>6} {"ground err":>10} '
+             f'{"mean pred":>9} {"ms/frame":>8}']
     for m in summary['models']:
-        lines.append(f'{m["label"]:<{width}}  {m["method"]:<8} {m["mae"]:7.2f} {m["nae"]:7.3f} {m["mean_pred"]:9.2f} '
-                     f'{m["mean_inference_ms"]:9.0f}')
-    lines.append(f'{summary["frames"]} frames, mean ground truth {summary["mean_gt"]:.1f} people, '
-                 f'{summary["wall_time_s"]:.0f} s; images and summary.json in {out}/')
+        lines.append(f'{m["label"]:<{width}}  {"yes" if m["synchronizes"] else "no":<5}  {m["mae"]:9.2f} '
+                     f'{m["nae"]:6.3f} {m["ground_error"]:10.2f} {m["mean_pred"]:9.2f} {m["mean_inference_ms"]:8.0f}')
+    lines.append(f'{summary["frames"]} frames {summary["frame_spacing_s"]:.2f} s apart, mean ground truth '
+                 f'{summary["mean_gt"]:.1f} people, {summary["wall_time_s"]:.0f} s; images and summary.json in {out}/')
+    lines.append(f'ground err = {summary["ground_error_definition"]}: people put in the wrong place count too')
+    if summary.get('comparison'):
+        lines.append(f'\nRESULT: {summary["comparison"]["headline"]}')
     return '\n'.join(lines)
 
 
@@ -473,11 +651,18 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(prog='vsync-demo', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--frames', type=int, default=30, help='reference frames to run (default 30)')
+    p.add_argument('--frames', type=int, default=60, help='reference frames to run (default 60)')
+    p.add_argument('--every-s', type=float, default=2.0,
+                   help='scene time between reference frames, seconds (default 2; rounded to 1/7 s frames)')
+    p.add_argument('--desync', choices=DESYNC_MODES, default='constant',
+                   help='how cam2 / cam3 are offset from cam1: constant (cam2 +OFFSET, cam3 -OFFSET; default), '
+                        'random (uniform in +-OFFSET per frame), pets (PETS2009 preset, random +-5 s) or sync')
+    p.add_argument('--offset-s', type=float, default=5.0, help='OFFSET of --desync, seconds (default 5)')
     p.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (default out/demo)')
     p.add_argument('--checkpoints', nargs='+', metavar='[LABEL=]PATH', default=None,
-                   help='checkpoints to compare (default: BaseU=models/plaza_base_u.pt CLS-epi=models/plaza_cls_epi.pt '
-                        'in the package share directory)')
+                   help='checkpoints to compare (default: BaseS=models/plaza_base_s.pt CLS-epi=models/plaza_cls_epi.pt '
+                        'in the package share directory); the result line compares the first model that does '
+                        'not synchronize with the first that does')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
     p.add_argument('--seed', type=int, default=2026, help='seed of the crowd and of the capture offsets')
     p.add_argument('--start-s', type=float, default=60.0,
@@ -509,7 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_log.setLevel(logging.ERROR)
     try:
         run_demo(args.frames, args.out, args.checkpoints, args.device, args.seed, args.start_s,
-                 not args.no_progress, not args.no_images, verbose=args.verbose)
+                 not args.no_progress, not args.no_images, verbose=args.verbose, desync=args.desync,
+                 offset_s=args.offset_s, every_s=args.every_s)
     except DemoError as exc:
         print(f'vsync-demo: {exc}', file=sys.stderr)
         return 2
