@@ -5,9 +5,10 @@
     ros2 launch vsync_ros counting.launch.py checkpoint:=/path/to/model.pt device:=cuda
     ros2 launch vsync_ros counting.launch.py autostart:=false    # then: ros2 lifecycle set /sync_node configure
 
-The sync node is a lifecycle node: with ``autostart`` (default) it configures and activates itself.
-``checkpoint`` and ``device`` override the params file only when given (their empty default means "not
-given": the params file's values stand).
+The sync node is a lifecycle node: with its ``autostart`` parameter (default true) it configures and
+activates itself. The launch arguments ``checkpoint``, ``device`` and ``autostart`` override the params file
+only when given (their empty default means "not given": the params file's values, or the node's defaults,
+stand).
 """
 from __future__ import annotations
 
@@ -19,27 +20,38 @@ from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node, SetParameter
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-OVERRIDE_ARGUMENTS = ('checkpoint', 'device')
-"""Launch arguments that set the sync node parameter of the same name, but only when given (non-empty)."""
+OVERRIDE_ARGUMENTS = {'checkpoint': str, 'device': str, 'autostart': bool}
+"""Launch arguments that set the sync node parameter of the same name (and type), but only when given."""
 
 
-def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str]:
+def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str | bool]:
     """Sync node parameters set by launch arguments: those of :data:`OVERRIDE_ARGUMENTS` given a non-empty value.
 
     An argument left at its empty default is not passed, so the params file's value (or the node's own
-    default) stands.
+    default) stands. Boolean arguments take true / false (any case).
+
+    Raises:
+        ValueError: a boolean argument is neither true nor false.
     """
-    return {name: launch_configurations[name].strip() for name in OVERRIDE_ARGUMENTS
-            if launch_configurations.get(name, '').strip()}
+    out: dict[str, str | bool] = {}
+    for name, kind in OVERRIDE_ARGUMENTS.items():
+        value = launch_configurations.get(name, '').strip()
+        if not value:
+            continue
+        if kind is bool:
+            if value.lower() not in ('true', 'false'):
+                raise ValueError(f'launch argument {name} must be true or false, got {value!r}')
+            out[name] = value.lower() == 'true'
+        else:
+            out[name] = value
+    return out
 
 
 def sync_node_actions(context: LaunchContext) -> list[LifecycleNode]:
-    """The sync node (OpaqueFunction body): params file, ``autostart``, then the given overrides, last wins."""
-    parameters = [LaunchConfiguration('params_file'),
-                  {'autostart': ParameterValue(LaunchConfiguration('autostart'), value_type=bool)}]
+    """The sync node (OpaqueFunction body): the params file, then the given overrides (later entries win)."""
+    parameters = [LaunchConfiguration('params_file')]
     overrides = given_overrides(context.launch_configurations)
     if overrides:
         parameters.append(overrides)
@@ -64,9 +76,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('device', default_value='',
                               description='auto, cpu, cuda or cuda:N, overriding the params file\'s '
                                           '(empty: not given; counting.yaml says auto)'),
-        DeclareLaunchArgument('autostart', default_value='true', choices=['true', 'false'],
-                              description='the sync node configures and activates itself (false: stays '
-                                          'unconfigured until `ros2 lifecycle set`)'),
+        DeclareLaunchArgument('autostart', default_value='', choices=['', 'true', 'false'],
+                              description='true: the sync node configures and activates itself; false: it stays '
+                                          'unconfigured until `ros2 lifecycle set` (empty: not given; the params '
+                                          'file\'s autostart, default true)'),
         DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
                               description='use /clock (bag replay with --clock)'),
         DeclareLaunchArgument('log_level', default_value='info', choices=['debug', 'info', 'warn', 'error'],

@@ -227,7 +227,7 @@ def _declared(ld: _Recorded) -> dict[str, _Recorded]:
 
 
 COUNTING_DEFAULTS = {'params_file': '/share/config/counting.yaml', 'namespace': '', 'checkpoint': '', 'device': '',
-                     'autostart': 'true', 'log_level': 'info'}
+                     'autostart': '', 'log_level': 'info'}
 
 
 def _sync_node(mod, **given: str) -> _Recorded:
@@ -244,31 +244,33 @@ def test_counting_sync_node_is_a_lifecycle_node_with_autostart(fake_launch):
     ld = mod.generate_launch_description()
     assert not [n for n in _entities(ld, 'Node') if n.kwargs.get('executable') == 'sync_node']
     declared = _declared(ld)
-    assert declared['autostart'].kwargs['default_value'] == 'true'
-    assert declared['autostart'].kwargs['choices'] == ['true', 'false']
+    assert declared['autostart'].kwargs['choices'] == ['', 'true', 'false']
     node = _sync_node(mod)
     assert type(node).__name__ == 'LifecycleNode'
     kw = node.kwargs
     assert (kw['package'], kw['executable'], kw['name']) == ('vsync_ros', 'sync_node', 'sync_node')
     assert kw['namespace'].args == ('namespace',)  # the namespace argument, as before
-    params_file, fixed = kw['parameters'][:2]
+    params_file = kw['parameters'][0]
     assert isinstance(params_file, _LaunchConfiguration) and params_file.args == ('params_file',)
-    autostart = fixed['autostart']
-    assert autostart.args[0].args == ('autostart',) and autostart.kwargs == {'value_type': bool}
     assert '--log-level' in kw['arguments']
+    # autostart:=false / true reaches the node as a boolean parameter (ros2 lifecycle then drives it)
+    assert _sync_node(mod, autostart='false').kwargs['parameters'][-1] == {'autostart': False}
+    assert _sync_node(mod, autostart='True').kwargs['parameters'][-1] == {'autostart': True}
+    with pytest.raises(ValueError, match='autostart must be true or false'):
+        _sync_node(mod, autostart='yes')
 
 
-def test_counting_checkpoint_and_device_override_the_params_file_only_when_given(fake_launch):
+def test_counting_arguments_override_the_params_file_only_when_given(fake_launch):
     mod = fake_launch('counting.launch.py')
     declared = _declared(mod.generate_launch_description())
-    assert declared['checkpoint'].kwargs['default_value'] == '' and declared['device'].kwargs['default_value'] == ''
-    # not given: the params file (first) is the only source of checkpoint / device
-    params = _sync_node(mod).kwargs['parameters']
-    assert len(params) == 2 and not {'checkpoint', 'device'} & set(params[1])
-    assert len(_sync_node(mod, checkpoint='  ', device='').kwargs['parameters']) == 2  # blank = not given
+    for name in ('checkpoint', 'device', 'autostart'):
+        assert declared[name].kwargs['default_value'] == '', f'{name}: the default must mean "not given"'
+    # not given: the params file is the only parameter source (its checkpoint / device / autostart stand)
+    assert len(_sync_node(mod).kwargs['parameters']) == 1
+    assert len(_sync_node(mod, checkpoint='  ', device='').kwargs['parameters']) == 1  # blank = not given
     # given: a last parameter dict with exactly the given ones (later entries win in launch_ros)
     params = _sync_node(mod, checkpoint='/models/plaza_sls.pt').kwargs['parameters']
-    assert len(params) == 3 and params[-1] == {'checkpoint': '/models/plaza_sls.pt'}
+    assert len(params) == 2 and params[-1] == {'checkpoint': '/models/plaza_sls.pt'}
     params = _sync_node(mod, checkpoint='/m.pt', device='cpu').kwargs['parameters']
     assert params[-1] == {'checkpoint': '/m.pt', 'device': 'cpu'}
     assert _sync_node(mod, device='cuda:1').kwargs['parameters'][-1] == {'device': 'cuda:1'}
