@@ -3,25 +3,83 @@
     ros2 launch vsync_ros counting.launch.py                       # sync node only (real cameras)
     ros2 launch vsync_ros counting.launch.py use_replay:=true use_rviz:=true desync_preset:=random
     ros2 launch vsync_ros counting.launch.py checkpoint:=/path/to/model.pt device:=cuda
+    ros2 launch vsync_ros counting.launch.py autostart:=false    # then: ros2 lifecycle set /sync_node configure
+
+The sync node is a lifecycle node: with its ``autostart`` parameter (default true) it configures and
+activates itself. The launch arguments ``checkpoint``, ``device`` and ``autostart`` override the params file
+only when given (their empty default means "not given": the params file's values, or the node's defaults,
+stand).
 """
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, SetParameter
+from launch_ros.actions import LifecycleNode, Node, SetParameter
 from launch_ros.substitutions import FindPackageShare
 
+OVERRIDE_ARGUMENTS = {'checkpoint': str, 'device': str, 'autostart': bool}
+"""Launch arguments that set the sync node parameter of the same name (and type), but only when given."""
 
-def generate_launch_description():
+
+def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str | bool]:
+    """Sync node parameters set by launch arguments: those of :data:`OVERRIDE_ARGUMENTS` given a non-empty value.
+
+    An argument left at its empty default is not passed, so the params file's value (or the node's own
+    default) stands. Boolean arguments take true / false (any case).
+
+    Raises:
+        ValueError: a boolean argument is neither true nor false.
+    """
+    out: dict[str, str | bool] = {}
+    for name, kind in OVERRIDE_ARGUMENTS.items():
+        value = launch_configurations.get(name, '').strip()
+        if not value:
+            continue
+        if kind is bool:
+            if value.lower() not in ('true', 'false'):
+                raise ValueError(f'launch argument {name} must be true or false, got {value!r}')
+            out[name] = value.lower() == 'true'
+        else:
+            out[name] = value
+    return out
+
+
+def sync_node_actions(context: LaunchContext) -> list[LifecycleNode]:
+    """The sync node (OpaqueFunction body): the params file, then the given overrides (later entries win)."""
+    parameters = [LaunchConfiguration('params_file')]
+    overrides = given_overrides(context.launch_configurations)
+    if overrides:
+        parameters.append(overrides)
+    return [LifecycleNode(
+        package='vsync_ros', executable='sync_node', name='sync_node', namespace=LaunchConfiguration('namespace'),
+        output='screen', emulate_tty=True,
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        parameters=parameters,
+    )]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Arguments, use_sim_time, the sync node (lifecycle) and the optional replay and RViz."""
     share = FindPackageShare('vsync_ros')
     args = [
         DeclareLaunchArgument('params_file', default_value=PathJoinSubstitution([share, 'config', 'counting.yaml']),
                               description='sync_node parameters (ros__parameters YAML)'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the sync node'),
         DeclareLaunchArgument('checkpoint', default_value='',
-                              description='model checkpoint (empty: the shipped models/plaza_cls_epi.pt)'),
-        DeclareLaunchArgument('device', default_value='auto', description='auto, cpu, cuda or cuda:N'),
+                              description='model checkpoint overriding the params file\'s (empty: not given; '
+                                          'counting.yaml loads the shipped models/plaza_cls_epi.pt)'),
+        DeclareLaunchArgument('device', default_value='',
+                              description='auto, cpu, cuda or cuda:N, overriding the params file\'s '
+                                          '(empty: not given; counting.yaml says auto)'),
+        DeclareLaunchArgument('autostart', default_value='', choices=['', 'true', 'false'],
+                              description='true: the sync node configures and activates itself; false: it stays '
+                                          'unconfigured until `ros2 lifecycle set` (empty: not given; the params '
+                                          'file\'s autostart, default true)'),
         DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
                               description='use /clock (bag replay with --clock)'),
         DeclareLaunchArgument('log_level', default_value='info', choices=['debug', 'info', 'warn', 'error'],
@@ -40,13 +98,6 @@ def generate_launch_description():
         DeclareLaunchArgument('rviz_config', default_value=PathJoinSubstitution([share, 'rviz', 'vsync.rviz']),
                               description='RViz configuration file'),
     ]
-    log_level = ['--ros-args', '--log-level', LaunchConfiguration('log_level')]
-    sync_node = Node(
-        package='vsync_ros', executable='sync_node', name='sync_node', namespace=LaunchConfiguration('namespace'),
-        output='screen', emulate_tty=True, arguments=log_level,
-        parameters=[LaunchConfiguration('params_file'),
-                    {'checkpoint': LaunchConfiguration('checkpoint'), 'device': LaunchConfiguration('device')}],
-    )
     replay = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', 'replay.launch.py'])),
         launch_arguments={'rig': LaunchConfiguration('rig'), 'desync_preset': LaunchConfiguration('desync_preset'),
@@ -62,7 +113,7 @@ def generate_launch_description():
     return LaunchDescription([
         *args,
         SetParameter(name='use_sim_time', value=LaunchConfiguration('use_sim_time')),
-        sync_node,
+        OpaqueFunction(function=sync_node_actions),
         replay,
         rviz,
     ])

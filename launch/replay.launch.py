@@ -3,6 +3,7 @@
     ros2 launch vsync_ros replay.launch.py desync_preset:=random desync_s:=5.0 rate_hz:=7.0
     ros2 launch vsync_ros replay.launch.py latency_s:=0.05 jitter_s:=0.03 drop_prob:=0.05
     ros2 launch vsync_ros replay.launch.py source:=dataset dataset_root:=/data/pets2009 dataset_split:=test
+    ros2 launch vsync_ros replay.launch.py stamp:=capture     # stamps show each view's offset
 
 Publishes /<camera>/image_raw, /<camera>/camera_info, and ground_truth/count + ground_truth/density.
 """
@@ -33,6 +34,8 @@ ARGUMENTS = {
     'phase_spread': ('false', bool, 'spread the capture ticks over one frame period'),
     'duration_s': ('0.0', float, 'stop after this many seconds (0: unbounded)'),
     'encoding': ('rgb8', str, 'published encoding: rgb8, bgr8 or mono8'),
+    'stamp': ('reference', str, 'image stamps: reference (every view stamped with the reference tick) or capture '
+              '(when the view\'s frame was taken: tick + its content offset, like a camera with its own clock)'),
 }
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
 from pathlib import Path
 
@@ -179,3 +181,134 @@ def test_replay_node_publishes_joint_ground_truth_for_a_pose_world(ros):
             np.testing.assert_allclose(pose_array_to_joints(msg), want, atol=1e-6)
     finally:
         ros.remove(rep)
+
+
+def test_replay_node_capture_stamps_carry_each_views_offset(ros):
+    """``stamp: capture``: each view's frame k is stamped when it was taken, the reference tick + its offset."""
+    world, _ = toy_setup()
+    params = dict(rate_hz=10.0, desync_preset='constant', desync_s=1.0, duration_s=1.0, wait_for_subscribers=1,
+                  stamp='capture')
+    rep = ReplayNode(world, context=ros.context, node_name='capture_replay',
+                     parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    got: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    lock = threading.Lock()
+
+    def on_image(msg, v):
+        with lock:
+            got[v].append(stamp_to_ns(msg.header.stamp))
+    gts: list[int] = []
+
+    def on_gt(msg):
+        with lock:
+            gts.append(stamp_to_ns(msg.header.stamp))
+    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v), 50)
+            for v in range(3)]
+    subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count', on_gt, 50))
+    ros.add(rep)
+    try:
+        assert rep.capture_stamps and rep.p['stamp'] == 'capture'
+        rep.start()
+        assert rep.done.wait(20.0)
+        assert wait_for(lambda: len(gts) == 10 and all(len(got[v]) == rep.published[v] == 10 for v in range(3)),
+                        5.0), (len(gts), rep.published, {v: len(s) for v, s in got.items()})
+        t0 = min(gts)  # the reference tick of frame 0
+        ticks = [t0 + k * 100_000_000 for k in range(10)]
+        with lock:
+            stamps = {v: sorted(s) for v, s in got.items()}
+        assert stamps[0] == ticks  # the reference view: offset 0, its capture time is the tick
+        assert [s - t for s, t in zip(stamps[1], ticks)] == [1_000_000_000] * 10  # tau = +1 s
+        assert [s - t for s, t in zip(stamps[2], ticks)] == [-1_000_000_000] * 10  # tau = -1 s
+    finally:
+        for s in subs:
+            ros.probe.destroy_subscription(s)
+        ros.remove(rep)
+
+
+def _pose_launch_replay_defaults() -> dict[str, str]:
+    """The replay arguments pose.launch.py declares, with their defaults (read statically)."""
+    import ast
+    tree = ast.parse((ROOT / 'launch' / 'pose.launch.py').read_text())
+    out = {}
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, 'id', None) == 'DeclareLaunchArgument':
+            default = next(k.value for k in call.keywords if k.arg == 'default_value')
+            if isinstance(default, ast.Constant):
+                out[call.args[0].value] = default.value
+    return out
+
+
+def test_pose_launch_replay_defaults_give_a_live_skeleton_stream():
+    """What ``pose.launch.py use_replay:=true`` runs with its defaults: >= 3 skeleton outputs per second.
+
+    The replay node gets pose.launch.py's replay defaults (studio rig, its desync preset and rate); the sync
+    node config/pose.yaml (freshness: max_frame_age_s, min_views) through the rcl parser, with the
+    StandingPosePipeline stand-in for the pose model (a few ms per call: the test is about the timing of the
+    defaults, not the model's speed).
+    """
+    from geometry_msgs.msg import PoseArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from ros_support import StandingPosePipeline
+
+    from vsync_ros.geometry.presets import rig
+    from vsync_ros.runtime.sources import make_source
+
+    defaults = _pose_launch_replay_defaults()
+    assert defaults['rig'] == 'studio'
+    duration_s = 4.0
+    source = make_source('toy', 'studio', seed=0, n_people=4)
+    cams, region = rig('studio')
+    pipe = StandingPosePipeline(cams, region.with_cell(0.1), sigma_m=0.15)
+    with ros_env(DOMAIN_ID + 2):
+        ctx = rclpy.context.Context()
+        rclpy.init(context=ctx, domain_id=DOMAIN_ID + 2,
+                   args=['--ros-args', '--params-file', str(ROOT / 'config' / 'pose.yaml')])
+    sync = SyncNode(pipe, context=ctx)
+    rep = ReplayNode(source, context=ctx, parameter_overrides=[
+        Parameter('rig', value='studio'), Parameter('desync_preset', value=defaults['desync_preset']),
+        Parameter('desync_s', value=float(defaults['desync_s'])),
+        Parameter('rate_hz', value=float(defaults['rate_hz'])),
+        Parameter('duration_s', value=duration_s), Parameter('wait_for_subscribers', value=1)])
+    probe = Node('pose_probe', context=ctx)
+    joints, gts = [], []
+    probe.create_subscription(PoseArray, '/sync_node/joints', joints.append, 100)
+    probe.create_subscription(PointStamped, '/ground_truth/count', gts.append, 100)
+    ex = SingleThreadedExecutor(context=ctx)
+    for n in (sync, rep, probe):
+        ex.add_node(n)
+    th = threading.Thread(target=ex.spin, daemon=True)
+    th.start()
+    try:
+        assert sync.task == 'pose' and all(st.enabled for st in sync.store.states())
+        assert wait_for(lambda: sync.pub_joints.get_subscription_count() > 0, 10.0)
+        rep.start()
+        assert rep.done.wait(30.0)
+        n_ref = math.ceil(duration_s * rep.profile.rate_hz - 1e-9)  # reference ticks k / rate < duration
+        assert wait_for(lambda: len(gts) == n_ref, 5.0), (len(gts), n_ref)
+        wait_for(lambda: len(joints) >= n_ref, 3.0)  # let the last outputs arrive (not required to be all)
+        assert len(joints) >= 3.0 * duration_s, (f'{len(joints)} skeleton outputs in {duration_s} s of '
+                                                 f'{defaults["desync_preset"]} replay at {rep.profile.rate_hz:g} Hz')
+        gt_stamps = {stamp_to_ns(m.header.stamp) for m in gts}
+        assert {stamp_to_ns(m.header.stamp) for m in joints} <= gt_stamps  # stamped with reference frames
+    finally:
+        ex.shutdown()
+        th.join(timeout=5.0)
+        for n in (sync, rep, probe):
+            n.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
+def test_replay_node_logs_the_rate_it_publishes(ros):
+    """A data preset sets the rate itself: the start-up log gives that rate, not the ignored ``rate_hz``."""
+    from vsync_ros.runtime.sources import make_source
+    source = make_source('toy', 'studio', seed=0, n_people=1, image_scale=0.25)
+    rep = ReplayNode(source, context=ros.context, node_name='preset_replay', parameter_overrides=[
+        Parameter('desync_preset', value='h36m_train'), Parameter('rate_hz', value=7.0)])
+    try:
+        assert rep.profile.rate_hz == pytest.approx(12.5)
+        assert wait_for(lambda: bool(ros.logs('preset_replay', contains='cameras at 12.5 Hz')), 5.0), \
+            ros.logs('preset_replay')
+        (line,) = ros.logs('preset_replay', contains='cameras at')
+        assert '7 Hz' not in line and 'rate_hz, desync_s ignored' in line and 'reference stamps' in line
+    finally:
+        rep.destroy_node()

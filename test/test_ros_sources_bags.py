@@ -48,12 +48,15 @@ def test_constant_and_random_offsets_follow_the_paper():
     evs = [e for e in islice(schedule(const), 60) if e.view >= 0]
     for e in evs:
         assert e.content_s - e.stamp_s - const.t_base == pytest.approx(const.views[e.view].offset_s)
+        assert e.capture_s - e.stamp_s == pytest.approx(const.views[e.view].offset_s)  # a camera's own stamp
     rnd = desync_profile('random', 3, 7.0, desync_s=5.0, reference_view=1)
     assert [v.random_offset_s for v in rnd.views] == [5.0, 0.0, 5.0]
     offs = np.array([e.content_s - e.stamp_s - rnd.t_base for e in islice(schedule(rnd), 600) if e.view == 0])
     assert offs.min() >= -5.0 and offs.max() <= 5.0 and offs.std() > 2.0
     gt = [e for e in islice(schedule(rnd), 100) if e.view < 0]
     assert all(e.content_s == e.stamp_s + rnd.t_base for e in gt)  # GT at the reference times
+    assert all(e.capture_s == e.stamp_s for e in gt)
+    assert all(e.capture_s == pytest.approx(e.content_s - rnd.t_base) for e in islice(schedule(rnd), 100))
 
 
 def test_transport_latency_jitter_drops_are_deterministic_and_fifo():

@@ -7,8 +7,10 @@ Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camer
 (sensor_msgs/Image 32FC1), plus ``ground_truth/joints`` (geometry_msgs/PoseArray, the sync node's ``~/joints``
 layout) for sources with 3D joints (pose worlds and data sets), all in the node's namespace. Camera
 topics are RELIABLE with a shallow queue, so both sensor-data (best-effort) and default (reliable)
-subscribers match. Stamps are ``start + stamp_s`` on the node clock (so ``use_sim_time`` works); the
-publishing thread sleeps on the node clock.
+subscribers match. Stamps are ``start + stamp_s`` on the node clock (so ``use_sim_time`` works): with
+``stamp: reference`` (default) every view's frame k carries the reference tick, with ``stamp: capture`` the
+time the frame was taken (``start + capture_s``: the tick plus the view's content offset, as a camera with its
+own clock would stamp it). The publishing thread sleeps on the node clock.
 """
 from __future__ import annotations
 
@@ -40,8 +42,11 @@ from vsync_ros.runtime.messages import (
     encode_rgb,
     topic_for,
 )
-from vsync_ros.runtime.schedules import PRESETS, desync_profile, schedule
+from vsync_ros.runtime.schedules import DATA_PRESETS, PRESETS, desync_profile, schedule
 from vsync_ros.runtime.sources import DATASET_FRAMES, SOURCES, FrameSource, make_source
+
+STAMP_MODES = ('reference', 'capture')
+"""Values of the ``stamp`` parameter."""
 
 PARAMETERS = parameter_table(
     ParameterSpec('source', Parameter.Type.STRING, 'toy',
@@ -84,6 +89,10 @@ PARAMETERS = parameter_table(
                   value_range=(0.0, 1.0e7)),
     ParameterSpec('encoding', Parameter.Type.STRING, 'rgb8', 'Published image encoding.',
                   choices=('rgb8', 'bgr8', 'mono8')),
+    ParameterSpec('stamp', Parameter.Type.STRING, 'reference',
+                  'Image / CameraInfo stamps: reference (every view stamped with the reference tick) or capture '
+                  '(the time the view\'s frame was taken: tick + content offset, as a camera with its own clock).',
+                  choices=STAMP_MODES),
     ParameterSpec('publish_camera_info', Parameter.Type.BOOL, True, 'Publish CameraInfo alongside each image.'),
     ParameterSpec('world_frame', Parameter.Type.STRING, 'world', 'frame_id of the ground truth.'),
     ParameterSpec('wait_for_subscribers', Parameter.Type.INTEGER, 0,
@@ -141,10 +150,18 @@ class ReplayNode(Node):
         self.published = [0] * len(cams)
         self.dropped = [0] * len(cams)
         self.ground_truth = 0
-        self.get_logger().info(
-            f'{type(self.source).__name__}: {len(cams)} cameras at {p["rate_hz"]:g} Hz, desync {p["desync_preset"]} '
-            f'({p["desync_s"]:g} s), latency {p["latency_s"]:g} s, jitter {p["jitter_s"]:g} s, drop '
-            f'{p["drop_prob"]:g}, duration {self.duration_s or "unbounded"}')
+        self.capture_stamps = p['stamp'] == 'capture'
+        self.get_logger().info(f'{type(self.source).__name__}: {len(cams)} cameras at {self.describe_timing()}')
+
+    def describe_timing(self) -> str:
+        """The timing actually published (a data preset's own rate and offsets replace rate_hz / desync_s)."""
+        p, prof = self.p, self.profile
+        if p['desync_preset'] in DATA_PRESETS:
+            desync = f'desync preset {p["desync_preset"]} (sets the rate and offsets; rate_hz, desync_s ignored)'
+        else:
+            desync = f'desync {p["desync_preset"]} ({p["desync_s"]:g} s)'
+        return (f'{prof.rate_hz:g} Hz, {desync}, latency {p["latency_s"]:g} s, jitter {p["jitter_s"]:g} s, '
+                f'drop {p["drop_prob"]:g}, {p["stamp"]} stamps, duration {self.duration_s or "unbounded"}')
 
     def start(self) -> None:
         """Start publishing in a background thread."""
@@ -189,11 +206,15 @@ class ReplayNode(Node):
             if self.p['wait_for_subscribers'] and not self._wait_for_subscribers(self.p['wait_for_subscribers']):
                 return
             start = self.get_clock().now() + Duration(seconds=self.p['start_delay_s'])
+            if self.capture_stamps and start.nanoseconds < self.profile.t_base * 1e9:
+                # a simulated clock near 0: keep capture stamps (tick + offset, offset >= -t_base) non-negative
+                start = Time(nanoseconds=round(self.profile.t_base * 1e9), clock_type=start.clock_type)
             start_ns = start.nanoseconds
             for ev in schedule(self.profile, self.duration_s):
                 if not self._sleep_until(start + Duration(nanoseconds=round(ev.publish_s * 1e9))):
                     return
-                stamp = ns_to_stamp(start_ns + round(ev.stamp_s * 1e9))
+                stamp_s = ev.capture_s if self.capture_stamps else ev.stamp_s
+                stamp = ns_to_stamp(start_ns + round(stamp_s * 1e9))
                 if ev.view < 0:
                     self._publish_ground_truth(ev.content_s, stamp)
                 elif ev.dropped:

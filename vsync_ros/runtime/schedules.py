@@ -3,7 +3,8 @@
 Timing model (the paper's Sec. IV-B plus transport effects). The reference view captures at
 ``t_k = k / rate_hz`` (+ its phase); view i's frame k
 
-* carries the stamp ``stamp_k = k / rate_hz + phase_i`` (its own clock tick),
+* carries the stamp ``stamp_k = k / rate_hz + phase_i`` (its capture tick on the common clock; a camera
+  with its own clock would stamp the capture time ``stamp_k + delta_ik``, :attr:`FrameEvent.capture_s`),
 * shows the world at ``content = stamp_k + delta_ik`` where ``delta_ik = tau_i`` (constant latency) or
   ``U(-kappa_i, kappa_i)`` (random latency) — the desynchronization the model has to undo,
 * is published at ``stamp_k + latency_i + U(0, jitter_i)`` (FIFO per camera), or never, with
@@ -133,8 +134,10 @@ def profile_from_desync_config(cfg, latency_s: float = 0.0, jitter_s: float = 0.
 class FrameEvent:
     """One scheduled frame (``view`` = -1: ground truth of the reference time ``stamp_s``).
 
-    Times in seconds from the start: ``publish_s`` (when it goes out), ``stamp_s`` (header stamp),
-    ``content_s`` (world time shown). ``dropped`` frames are scheduled but must not be published.
+    Times in seconds from the start: ``publish_s`` (when it goes out), ``stamp_s`` (header stamp: the
+    view's capture tick on the common clock), ``content_s`` (world time shown). ``offset_s`` is this
+    frame's content offset delta (0 for the reference and the ground truth), so :attr:`capture_s` is when
+    the frame was really taken. ``dropped`` frames are scheduled but must not be published.
     """
 
     publish_s: float
@@ -143,6 +146,12 @@ class FrameEvent:
     stamp_s: float = field(compare=False)
     content_s: float = field(compare=False)
     dropped: bool = field(default=False, compare=False)
+    offset_s: float = field(default=0.0, compare=False)
+
+    @property
+    def capture_s(self) -> float:
+        """When the frame was taken (``stamp_s + offset_s``): the stamp of a camera with its own clock."""
+        return self.stamp_s + self.offset_s
 
 
 def _view_events(profile: DesyncProfile, view: int) -> Iterator[FrameEvent]:
@@ -155,7 +164,7 @@ def _view_events(profile: DesyncProfile, view: int) -> Iterator[FrameEvent]:
         pub = max(stamp + t.latency_s + (rng.uniform(0, t.jitter_s) if t.jitter_s else 0.0), last_pub)
         dropped = bool(t.drop_prob and rng.random() < t.drop_prob)
         last_pub = pub
-        yield FrameEvent(pub, view, k, stamp, stamp + delta + profile.t_base, dropped)
+        yield FrameEvent(pub, view, k, stamp, stamp + delta + profile.t_base, dropped, delta)
 
 
 def _gt_events(profile: DesyncProfile) -> Iterator[FrameEvent]:
