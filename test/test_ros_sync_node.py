@@ -110,7 +110,7 @@ class Rig:
         return {s.name.split(': ', 1)[1]: s for s in msgs[-1].status} if msgs else {}
 
     def any_diag(self, predicate) -> bool:
-        """True when some received DiagnosticArray (as {'camera <view>' or 'model' or 'estimate': status}) satisfies ``predicate``."""
+        """True when some received DiagnosticArray ({'camera <view>' / 'model' / 'estimate': status}) satisfies it."""
         for msg in self.ros.msgs(f'{self.out}/diagnostics'):
             if predicate({s.name.split(': ', 1)[1]: s for s in msg.status}):
                 return True

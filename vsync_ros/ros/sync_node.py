@@ -268,6 +268,8 @@ class SyncNode(LifecycleNode):
         self._io: list = []  # subscriptions and timers of the active state
         self._out_pubs: list = []  # lifecycle publishers of the configured state
         self._mf_sync = None
+        self.image_subs: list = []
+        self.info_subs: list = []
         self._hints: dict[int, str] = {}
         self._qos_problems: dict[int, str] = {}
         self.checkpoint_path = self._checkpoint_path(p)
@@ -479,7 +481,8 @@ class SyncNode(LifecycleNode):
         self.marker_range_m = float(p['marker_range_m'])
         self.tolerance_px = float(p['calibration_tolerance_px'])
         self.image_qos = p['image_qos']
-        self.device_used = str(getattr(pipeline, 'device', p['device']))
+        # the device the model really runs on (the pipeline resolves 'auto' and CUDA fall-backs)
+        self.device_used = str(getattr(pipeline, 'device', 'unknown (injected pipeline without a device)'))
         self._last_drop_counts = [(0, 0)] * n
         self._markers_ref: int | None = -1
         self._skeleton_count = 0
@@ -554,13 +557,14 @@ class SyncNode(LifecycleNode):
                     for v, t in enumerate(self.topics)]
             self._mf_sync = message_filters.ApproximateTimeSynchronizer(subs, 10, float(p['slop_s']))
             self._mf_sync.registerCallback(self._on_image_set)
-            self._io += [s.sub for s in subs]
+            self.image_subs = [s.sub for s in subs]
         else:
-            self._io += [self.create_subscription(Image, t, functools.partial(self._on_image, v), qos,
-                                                  event_callbacks=events(v, t))
-                         for v, t in enumerate(self.topics)]
-        self._io += [self.create_subscription(CameraInfo, t, functools.partial(self._on_camera_info, v), qos)
-                     for v, t in enumerate(p['camera_info_topics'])]
+            self.image_subs = [self.create_subscription(Image, t, functools.partial(self._on_image, v), qos,
+                                                        event_callbacks=events(v, t))
+                               for v, t in enumerate(self.topics)]
+        self.info_subs = [self.create_subscription(CameraInfo, t, functools.partial(self._on_camera_info, v), qos)
+                          for v, t in enumerate(p['camera_info_topics'])]
+        self._io += self.image_subs + self.info_subs
         if p['trigger'] == 'timer':
             request = functools.partial(self._worker.request, 'work')
             self._io.append(self.create_timer(1.0 / p['timer_rate_hz'], request))
@@ -573,7 +577,7 @@ class SyncNode(LifecycleNode):
                 self.destroy_timer(entity)
             else:
                 self.destroy_subscription(entity)
-        self._io = []
+        self._io, self.image_subs, self.info_subs = [], [], []
         self._mf_sync = None
 
     # ------------------------------------------------------------------------------ callbacks
