@@ -94,7 +94,7 @@ def test_view_and_node_status_levels():
     stale = view_status(s[1], 10.0, 1.0, 2_000_000_000, 'sync_node')
     assert stale.level == WARN and 'stale' in stale.message
     assert float(stale.values['stamp_offset_to_reference_s']) == pytest.approx(-0.1)
-    assert stale.hardware_id == '/b' and stale.name == 'sync_node: cam2'
+    assert stale.hardware_id == '/b' and stale.name == 'sync_node: camera cam2'
     dis = view_status(s[2], 10.0, 1.0, None, 'sync_node')
     assert dis.level == ERROR and 'NaN' in dis.message and dis.values['stamp_offset_to_reference_s'] == 'nan'
     stats = CoreStats(runs=3, last_inference_ms=12.5, mean_inference_ms=11.0)

@@ -5,6 +5,7 @@ except where a test says it uses the ForegroundPipeline stand-in (controlled inf
 """
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -109,7 +110,7 @@ class Rig:
         return {s.name.split(': ', 1)[1]: s for s in msgs[-1].status} if msgs else {}
 
     def any_diag(self, predicate) -> bool:
-        """True when some received DiagnosticArray (as {view or 'sync': status}) satisfies ``predicate``."""
+        """True when some received DiagnosticArray ({'camera <view>' / 'model' / 'estimate': status}) satisfies it."""
         for msg in self.ros.msgs(f'{self.out}/diagnostics'):
             if predicate({s.name.split(': ', 1)[1]: s for s in msg.status}):
                 return True
@@ -169,9 +170,9 @@ def test_stalled_camera_keeps_running_on_the_others_with_a_warning(ros, model):
             time.sleep(0.1)
         assert rig.pipe.calls[-1] == ([True, True, False], 0)
         # while cam1 and cam2 deliver: cam3 is reported stale and the fused output is fine
-        assert wait_for(lambda: rig.any_diag(lambda d: d['cam3'].level == DiagnosticStatus.WARN
-                                             and 'stale' in d['cam3'].message
-                                             and d['sync'].level == DiagnosticStatus.OK))
+        assert wait_for(lambda: rig.any_diag(lambda d: d['camera cam3'].level == DiagnosticStatus.WARN
+                                             and 'stale' in d['camera cam3'].message
+                                             and d['model'].level == DiagnosticStatus.OK))
         assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'camera cam3: stale'))
     finally:
         rig.close()
@@ -198,9 +199,9 @@ def test_stale_reference_fails_over_and_returns(ros, model):
         assert 'without synchronization' in rig.pipe.results[-1].note
         assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'failing over to cam2'))
         assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'model: cls_epi synchronizes to cam1'))
-        assert wait_for(lambda: rig.any_diag(lambda d: 'failed over' in d['sync'].message
-                                             and _values(d['sync'])['active_reference'] == 'cam2'
-                                             and 'without synchronization' in _values(d['sync'])['model_note']))
+        assert wait_for(lambda: rig.any_diag(lambda d: 'failed over' in d['model'].message
+                                             and _values(d['model'])['active_reference'] == 'cam2'
+                                             and 'without synchronization' in _values(d['model'])['model_note']))
         for k in range(6, 9):  # the configured reference returns
             rig.tick(k)
             assert rig.wait_stamp(rig.stamp(k, 0))
@@ -239,7 +240,7 @@ def test_malformed_images_are_rejected_and_the_node_survives(ros, model):
         rig.tick(4, views=(1, 0))
         assert rig.wait_stamp(rig.stamp(4, 0))
         assert rig.pipe.calls[-1][0] == [True, True, True]
-        assert wait_for(lambda: _values(rig.last_diag().get('cam2', DiagnosticStatus()))
+        assert wait_for(lambda: _values(rig.last_diag().get('camera cam2', DiagnosticStatus()))
                         .get('frames_rejected') == '5')
     finally:
         rig.close()
@@ -260,8 +261,8 @@ def test_nan_camera_info_disables_the_view_until_a_valid_one(ros, model):
         rig.tick(0)
         assert rig.wait_stamp(rig.stamp(0, 0))
         assert rig.pipe.calls[-1][0] == [True, False, True]
-        assert wait_for(lambda: rig.last_diag().get('cam2') is not None
-                        and rig.last_diag()['cam2'].level == DiagnosticStatus.ERROR)
+        assert wait_for(lambda: rig.last_diag().get('camera cam2') is not None
+                        and rig.last_diag()['camera cam2'].level == DiagnosticStatus.ERROR)
         rig.info_pubs[1].publish(good)
         assert wait_for(lambda: rig.node.store.states()[1].enabled)
         rig.tick(1)
@@ -463,18 +464,27 @@ def test_missing_checkpoint_keeps_the_node_up_until_the_file_appears(ros, tmp_pa
         ros.remove(node)
 
 
-def test_unusable_checkpoint_stops_the_node_with_the_reason(ros, tmp_path):
+def test_unusable_checkpoint_leaves_the_node_unconfigured_with_the_reason(ros, tmp_path):
+    """A corrupt checkpoint or a disagreeing calibration file: configure fails, the node stays up, unconfigured."""
     bad = tmp_path / 'bad.pt'
     bad.write_bytes(b'not a checkpoint')
-    with pytest.raises(RuntimeError, match='corrupt'):
-        SyncNode(None, node_name='bad_model', context=ros.context, parameter_overrides=[
-            Parameter('checkpoint', value=str(bad))])
+    node = SyncNode(None, node_name='bad_model', context=ros.context, parameter_overrides=[
+        Parameter('checkpoint', value=str(bad))])
+    try:
+        assert node.core is None and node.lifecycle_state == 'unconfigured'
+        assert 'corrupt' in node.configure_problem
+    finally:
+        node.destroy_node()
     # a calibration file that disagrees with the checkpoint is refused, naming the view
     path = real_checkpoint(tmp_path / 'ok.pt')
     files = ['config/cameras/plaza/cam1.yaml', 'config/cameras/plaza/cam3.yaml', 'config/cameras/plaza/cam3.yaml']
-    with pytest.raises(RuntimeError, match=r'view 1 \(cam2\): calibration differs'):
-        SyncNode(None, node_name='bad_calib', context=ros.context, parameter_overrides=[
-            Parameter('checkpoint', value=str(path)), Parameter('calibration_files', value=files)])
+    node = SyncNode(None, node_name='bad_calib', context=ros.context, parameter_overrides=[
+        Parameter('checkpoint', value=str(path)), Parameter('calibration_files', value=files)])
+    try:
+        assert node.core is None and node.lifecycle_state == 'unconfigured'
+        assert re.search(r'view 1 \(cam2\): calibration differs', node.configure_problem), node.configure_problem
+    finally:
+        node.destroy_node()
 
 
 def test_pose_config_loads_and_skeletons_carry_the_reference_stamp():

@@ -1,14 +1,20 @@
 """Diagnostic statuses of the sync node, built without ROS and converted to DiagnosticArray.
 
-One status per view (``<node>: <camera>``: frame age, rate, dropped / rejected / lost frames, stamp
-offset to the reference) and one for the node (``<node>: sync``: active reference, inference time,
-outputs, errors).
+Status names are stable (what ``diagnostic_aggregator`` analyzers match on):
+
+* ``<node>: camera <name>`` per view (frame age, rate, dropped / rejected / lost frames, stamp offset to
+  the reference; ``hardware_id`` = the view's image topic);
+* ``<node>: model`` for the model and the fused output (lifecycle state, active reference, inference
+  time, the device actually used, outputs, errors);
+* ``<node>: estimate``: ERROR while the estimates are degraded (fewer views than the model was
+  trained with, or fail-over), with the reason (:mod:`vsync_ros.runtime.degraded`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from vsync_ros.runtime.degraded import EstimateStatus
 from vsync_ros.runtime.frame_store import ViewState
 from vsync_ros.runtime.sync_core import CoreStats
 
@@ -32,15 +38,18 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def view_status(st: ViewState, now: float, max_age_s: float, ref_stamp_ns: int | None, node: str,
-                is_reference: bool = False) -> Status:
-    """Status of one view at ``now`` (seconds on the consumer clock)."""
+                is_reference: bool = False, hint: str = '') -> Status:
+    """Status of one view at ``now`` (seconds on the consumer clock).
+
+    ``hint``: what to try when nothing arrives (e.g. publishers exist but no frame came; QoS mismatch).
+    """
     age = st.age(now)
     offset = (math.nan if ref_stamp_ns is None or st.last_stamp_ns is None
               else (st.last_stamp_ns - ref_stamp_ns) * 1e-9)
     if not st.enabled:
         level, msg = ERROR, f'disabled: {st.disabled_reason}'
     elif st.last_arrival is None:
-        level, msg = WARN, 'no frame received yet'
+        level, msg = WARN, 'no frame received yet' + (f': {hint}' if hint else '')
     elif age > max_age_s:
         level, msg = WARN, f'stale: no frame for {age:.2f} s (max {max_age_s:g} s); running on the other views'
     elif now - st.last_error_time < RECENT_ERROR_S:
@@ -59,12 +68,19 @@ def view_status(st: ViewState, now: float, max_age_s: float, ref_stamp_ns: int |
         'active_reference': str(is_reference).lower(),
         'last_error': st.last_error,
     }
-    return Status(level, f'{node}: {st.name}', msg, st.topic or st.name, values)
+    if hint:
+        values['hint'] = hint
+    return Status(level, f'{node}: camera {st.name}', msg, st.topic or st.name, values)
 
 
 def node_status(stats: CoreStats, active_ref: int | None, configured_ref: int, names: list[str], node: str,
-                trigger: str = 'reference', device: str = '', outputs: int | None = None, note: str = '') -> Status:
-    """Status of the fused output (``note``: the model's latest degradation note, '' if none)."""
+                trigger: str = 'reference', device: str = '', outputs: int | None = None, note: str = '',
+                lifecycle: str = '') -> Status:
+    """Status of the model and the fused output.
+
+    ``note``: the model's latest degradation note ('' if none); ``device``: the device the model really
+    runs on (e.g. ``cpu`` after a CUDA fall-back); ``lifecycle``: the node's lifecycle state label.
+    """
     if active_ref is None:
         level, msg = ERROR, 'no usable reference view: no output'
     elif stats.last_error and stats.errors and stats.runs == 0:
@@ -94,13 +110,46 @@ def node_status(stats: CoreStats, active_ref: int | None, configured_ref: int, n
         values['device'] = device
     if outputs is not None:
         values['outputs_published'] = str(outputs)
-    return Status(level, f'{node}: sync', msg, node, values)
+    if lifecycle:
+        values['lifecycle_state'] = lifecycle
+    return Status(level, f'{node}: model', msg, node, values)
 
 
 def no_model_status(node: str, message: str, checkpoint: str, retry_s: float) -> Status:
     """Status of a node that is up but has no model yet (checkpoint missing or unusable)."""
-    return Status(ERROR, f'{node}: sync', message, node,
+    return Status(ERROR, f'{node}: model', message, node,
                   {'checkpoint': checkpoint, 'retry_period_s': _fmt(retry_s, 1), 'runs': '0'})
+
+
+def lifecycle_status(node: str, state: str, problem: str = '') -> Status:
+    """Status of a node that is not running: unconfigured (``problem``: why configure failed) or inactive."""
+    if problem:
+        return Status(ERROR, f'{node}: model', f'{state}: {problem}', node,
+                      {'lifecycle_state': state, 'last_error': problem})
+    return Status(WARN, f'{node}: model', f'{state}: no subscriptions, no output (waiting for a lifecycle '
+                  'transition)', node, {'lifecycle_state': state})
+
+
+def estimate_status(est: EstimateStatus | None, names: list[str], node: str, degraded_output: str = 'mark',
+                    degraded_count: int = 0, suppressed_count: int = 0) -> Status:
+    """Status of the latest estimate: ERROR while degraded (with the reason), OK otherwise."""
+    values = {'degraded_output': degraded_output, 'degraded_estimates': str(degraded_count),
+              'suppressed_estimates': str(suppressed_count)}
+    if est is None:
+        return Status(OK, f'{node}: estimate', 'no estimate yet', node, {'degraded': 'false', **values})
+    values.update({
+        'degraded': str(est.degraded).lower(),
+        'reason': est.reason,
+        'reference': names[est.reference],
+        'model_reference': names[est.model_reference],
+        'views_fused': ','.join(names[v] for v in est.views),
+        'views_missing': ','.join(names[v] for v in est.missing),
+        'published': str(est.published).lower(),
+    })
+    if not est.degraded:
+        return Status(OK, f'{node}: estimate', f'normal: all {len(names)} views fused', node, values)
+    action = 'published flagged degraded' if est.published else 'not published (degraded_output suppress)'
+    return Status(ERROR, f'{node}: estimate', f'DEGRADED ({action}): {est.reason}', node, values)
 
 
 def to_diagnostic_array(statuses: list[Status], header):

@@ -122,4 +122,11 @@ def run_node(executable: str, make_node: Callable[[], Node], args: Sequence[str]
         return 0
     finally:
         rclpy.try_shutdown()
-        stop.restore()
+        if stop.signals:
+            # stopping on a signal: keep ignoring stop signals until the process has exited. Restoring the
+            # previous handler would let launch's forwarded SIGINT hit Python's finalization, which resets
+            # Python-set handlers to SIG_DFL (the process would die of it: exit -2) - SIG_IGN is kept.
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            stop.restore()

@@ -6,8 +6,9 @@ log time offline). A frame's *age* is ``now - arrival``: unsynchronized cameras'
 comparable, but how long ago a view last delivered is. A view is *fresh* when its latest frame is at
 most ``max_age_s`` old, and *usable* when it is also enabled (valid calibration).
 
-Start-up grace: until ``max_age_s`` has passed since the store's first clock reading, a reference
-that has not delivered yet is waited for instead of failed over (cameras come up in any order).
+Start-up grace: until ``grace_s`` seconds (default: ``max_age_s``) have passed since the store's first
+clock reading (or :meth:`FrameStore.restart_grace`), a reference that has not delivered yet is waited
+for instead of failed over (cameras come up in any order, and large frames take a while to arrive).
 
 Memory is bounded by construction: one frame per view, plus a fixed-length window of arrival times
 for the rate estimate.
@@ -87,10 +88,11 @@ class FrameStore:
         reference_order: view indices in fail-over order; the first is the configured reference. Views
             missing from the list are never used as reference (they still contribute as other views).
         topics: optional input topic per view (for diagnostics).
+        grace_s: start-up grace period of a reference that has not delivered yet, seconds (None: ``max_age_s``).
     """
 
     def __init__(self, names: list[str], max_age_s: float, reference_order: list[int] | None = None,
-                 topics: list[str] | None = None) -> None:
+                 topics: list[str] | None = None, grace_s: float | None = None) -> None:
         n = len(names)
         if n == 0:
             raise ValueError('a frame store needs at least one view')
@@ -101,6 +103,7 @@ class FrameStore:
         self.names = list(names)
         self.reference_order = order
         self.max_age_s = float(max_age_s)
+        self.grace_s: float | None = None if grace_s is None else float(grace_s)
         self._lock = threading.Lock()
         self._frames: list[Frame | None] = [None] * n
         self._states = [ViewState(name, (topics or [''] * n)[i]) for i, name in enumerate(names)]
@@ -168,6 +171,17 @@ class FrameStore:
             st.enabled, st.disabled_reason = enabled, ('' if enabled else reason)
             return changed
 
+    def restart_grace(self, now: float) -> None:
+        """Start the start-up grace period again at ``now`` (seconds; e.g. when the node is activated)."""
+        with self._lock:
+            self._start = float(now)
+            self._last_time = max(self._last_time, float(now))
+
+    @property
+    def grace_period_s(self) -> float:
+        """The start-up grace period in seconds (``grace_s``, or ``max_age_s`` when not set)."""
+        return self.max_age_s if self.grace_s is None else self.grace_s
+
     def set_max_age(self, max_age_s: float) -> None:
         """Change the staleness limit (seconds)."""
         with self._lock:
@@ -184,14 +198,14 @@ class FrameStore:
             return self._usable(view, now)
 
     def in_grace(self, view: int, now: float) -> bool:
-        """True while ``view`` has never delivered and the start-up grace period (``max_age_s``) lasts."""
+        """True while ``view`` has never delivered and the start-up grace period (:attr:`grace_period_s`) lasts."""
         with self._lock:
             return self._in_grace(view, now)
 
     def _in_grace(self, view: int, now: float) -> bool:
         st = self._states[view]
         return (st.enabled and self._frames[view] is None and st.last_arrival is None
-                and self._start is not None and now - self._start <= self.max_age_s)
+                and self._start is not None and now - self._start <= self.grace_period_s)
 
     def choose_reference(self, now: float) -> int | None:
         """The first view of the fail-over order that is usable at ``now``.

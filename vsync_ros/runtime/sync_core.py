@@ -14,6 +14,11 @@ Documented behaviour:
 * When the pipeline reports a degraded estimate (``PipelineResult.note``, e.g. a synchronizing model
   fusing the views unsynchronized because the reference is not its training reference), the note is
   logged as a warning when it starts or changes, and an info line when estimates are normal again.
+* Every estimate is assessed (:mod:`vsync_ros.runtime.degraded`): it is *degraded* when fewer views
+  than the model's were fused (a view missing, stale or disabled) or the reference is not the model's
+  (fail-over). ``StepOutcome.estimate`` carries the views fused, the flag and the reason; with
+  ``degraded_output='suppress'`` its ``published`` is False and the caller withholds density / count.
+  The start and the end of a degraded period are logged (error / info).
 * Invalid frames (encoding, size, data length) are rejected with an error and counted; a view with an
   invalid calibration is disabled (error) until a valid one arrives. The core never raises for bad
   input or a failing pipeline: it reports an outcome and queues log events.
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from vsync_ros.inference.api import FramePipeline, PipelineResult, check_result
+from vsync_ros.runtime.degraded import DEGRADED_OUTPUTS, EstimateStatus, assess
 from vsync_ros.runtime.frame_store import FrameStore
 
 TRIGGERS = ('reference', 'timer')
@@ -58,6 +64,7 @@ class StepOutcome:
     result: PipelineResult | None = None
     views: list[int] = field(default_factory=list)
     message: str = ''
+    estimate: EstimateStatus | None = None
 
 
 @dataclass
@@ -74,6 +81,9 @@ class CoreStats:
     last_views: list[int] = field(default_factory=list)
     last_stamp_ns: int | None = None
     last_count: float = math.nan
+    degraded_estimates: int = 0
+    suppressed_estimates: int = 0
+    last_estimate: EstimateStatus | None = None
 
 
 class SyncCore:
@@ -86,20 +96,31 @@ class SyncCore:
         check: ``check(payload, (width, height))`` raising on an unusable frame (run at arrival); optional.
         min_views: fewest usable views needed to run.
         trigger: 'reference' (step on each new frame of the active reference) or 'timer' (caller steps).
+        degraded_output: 'mark' (degraded estimates are returned flagged) or 'suppress' (flagged and
+            marked not to be published).
 
     Attributes:
         last_note: the note of the latest successful estimate ('' when it was not degraded).
+        model_reference: the view the model was trained to synchronize to (the pipeline's
+            ``reference_view``; without one, the configured reference).
     """
 
     def __init__(self, pipeline: FramePipeline, store: FrameStore,
                  convert: Callable[[Any, tuple[int, int]], np.ndarray],
                  check: Callable[[Any, tuple[int, int]], None] | None = None,
-                 min_views: int = 1, trigger: str = 'reference') -> None:
+                 min_views: int = 1, trigger: str = 'reference', degraded_output: str = 'mark') -> None:
         if len(pipeline.cameras) != store.n_views:
             raise ValueError(f'the pipeline has {len(pipeline.cameras)} cameras but {store.n_views} views are '
                              'configured')
         if trigger not in TRIGGERS:
             raise ValueError(f'trigger must be one of {TRIGGERS}, got {trigger!r}')
+        if degraded_output not in DEGRADED_OUTPUTS:
+            raise ValueError(f'degraded_output must be one of {DEGRADED_OUTPUTS}, got {degraded_output!r}')
+        self.degraded_output = degraded_output
+        model_ref = getattr(pipeline, 'reference_view', None)
+        self.model_reference = (int(model_ref) if isinstance(model_ref, int) and 0 <= model_ref < store.n_views
+                                else store.reference_order[0])
+        self._degraded_reason = ''
         self.pipeline, self.store, self.convert, self.check = pipeline, store, convert, check
         self.min_views, self.trigger = int(min_views), trigger
         self.names = store.names
@@ -249,7 +270,48 @@ class SyncCore:
                                else 0.9 * s.mean_inference_ms + 0.1 * result.inference_ms)
         s.last_views, s.last_stamp_ns, s.last_count = views, ref_frame.stamp_ns, result.count
         self._report_note(result.note)
-        return StepOutcome('ok', ref, ref_frame.stamp_ns, result, views)
+        estimate = self._assess(ref, ref_frame.stamp_ns, views, result.note, now)
+        return StepOutcome('ok', ref, ref_frame.stamp_ns, result, views, estimate=estimate)
+
+    def _assess(self, ref: int, stamp_ns: int, views: list[int], note: str, now: float) -> EstimateStatus:
+        """Flag the estimate (degraded or not), count it, and log the start / end of a degraded period."""
+        states = self.store.states()
+        why: dict[int, str] = {}
+        for v, st in enumerate(states):
+            if not st.enabled:
+                why[v] = 'disabled'
+            elif st.last_arrival is None:
+                why[v] = 'has sent no frame'
+            elif st.age(now) > self.store.max_age_s:
+                why[v] = 'stale'
+            else:
+                why[v] = 'frame unusable'
+        est = assess(stamp_ns, ref, self.model_reference, views, self.store.n_views, self.names, why, note)
+        suppress = est.degraded and self.degraded_output == 'suppress'
+        if suppress:
+            est = EstimateStatus(est.stamp_ns, est.reference, est.model_reference, est.views, est.missing,
+                                 True, est.reason, published=False)
+        s = self.stats
+        s.degraded_estimates += est.degraded
+        s.suppressed_estimates += suppress
+        s.last_estimate = est
+        if est.reason != self._degraded_reason:
+            if est.degraded:
+                action = ('density and count withheld (degraded_output suppress)' if suppress
+                          else 'published flagged degraded on ~/estimate_status (degraded_output mark)')
+                self._emit('error', f'estimates are DEGRADED (outside the training conditions): {est.reason}; '
+                                    f'{action}', f'degraded:{est.reason}')
+            else:
+                self._emit('info', f'estimates are no longer degraded: all {self.store.n_views} views fused, '
+                                   f'reference {self.names[ref]}', 'degraded:clear')
+            self._degraded_reason = est.reason
+        return est
+
+    @property
+    def degraded(self) -> bool:
+        """True when the latest estimate was degraded."""
+        est = self.stats.last_estimate
+        return est is not None and est.degraded
 
     def _report_note(self, note: str) -> None:
         if note == self.last_note:
