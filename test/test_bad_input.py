@@ -112,3 +112,60 @@ def test_train_init_checkpoint_of_the_other_task_is_named(data, tmp_path, capsys
     assert rc == 2
     _no_traceback(err)
     assert f'init_checkpoint {POSE_CKPT} is a pose checkpoint, this is a counting training run' in err
+
+
+def test_bag_write_failing_midway_leaves_nothing_and_can_be_rerun(data, tmp_path, capsys):
+    pytest.importorskip('rosbags', reason='rosbags is not installed')
+    from vsync_ros.runtime.bag_write import main as bag_write
+    from vsync_ros.runtime.bags import bag_info
+
+    image = storage.frame_path(data, 'test', 2, 2, '.png')  # the last sample: the bag is half written
+    kept = tmp_path / 'kept.png'
+    shutil.move(image, kept)
+    out = tmp_path / 'bag'
+    argv = ['--data', str(data), '--split', 'test', '--out', str(out), '--no-progress']
+    assert bag_write(argv) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert str(image) in err and 'test sample 2, view 2' in err
+    assert not out.exists()                                  # the partial bag is gone
+    shutil.move(kept, image)
+    assert bag_write(argv) == 0                              # the same command now works
+    assert bag_info(out).message_count > 0
+    assert bag_write(argv) == 2 and 'exists' in capsys.readouterr().err  # an existing folder is not touched
+    assert bag_info(out).message_count > 0
+
+
+def test_write_bag_does_not_remove_what_it_did_not_create(tmp_path):
+    pytest.importorskip('rosbags', reason='rosbags is not installed')
+    from vsync_ros.runtime.bags import write_bag
+    from vsync_ros.runtime.schedules import desync_profile
+
+    class Failing:
+        """A frame source whose third frame fails."""
+
+        def __init__(self) -> None:
+            from vsync_ros.geometry.presets import plaza_cameras
+            self.cameras, self.region, self.calls = plaza_cameras(32, 24), None, 0
+
+        def frame(self, view: int, t: float):
+            import numpy as np
+            self.calls += 1
+            if self.calls == 3:
+                raise OSError('camera unplugged')
+            return np.zeros((24, 32, 3), np.uint8)
+
+        def ground_truth(self, t: float) -> dict:
+            return {'count': 0.0}
+
+    existing = tmp_path / 'existing'
+    existing.mkdir()
+    (existing / 'keep.txt').write_text('mine')
+    profile = desync_profile('sync', 3, 10.0)
+    with pytest.raises(FileExistsError):
+        write_bag(existing, Failing(), profile, 1.0)
+    assert (existing / 'keep.txt').read_text() == 'mine'
+    fresh = tmp_path / 'fresh'
+    with pytest.raises(OSError, match='unplugged'):
+        write_bag(fresh, Failing(), profile, 1.0)
+    assert not fresh.exists() and sorted(p.name for p in tmp_path.iterdir()) == ['existing']

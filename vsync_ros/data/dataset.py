@@ -114,22 +114,32 @@ class SyncDataset(Dataset):
         except storage.DatasetError as exc:
             raise storage.DatasetError(f'data set {self.root}, {self.split} sample {k}: ground truth {exc}') from None
 
+    def read_frame(self, k: int, view: int, sync: bool = False) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB of an input / synchronized frame (None for a missing input frame).
+
+        Raises:
+            DatasetError: the file is missing, unreadable or not the manifest's size (the message names
+                the file, the sample and the view).
+        """
+        p = self.frame_file(k, view, sync)
+        if p is None:
+            return None
+        where = f'data set {self.root}, {self.split} sample {k}, view {view}'
+        try:
+            rgb = storage.read_image(p)
+        except OSError as exc:
+            raise storage.DatasetError(f'{where}: {exc}') from None
+        if rgb.shape != (self.height, self.width, 3):
+            raise storage.DatasetError(f'{where}: image {p} is {rgb.shape[1]}x{rgb.shape[0]}, the manifest says '
+                                       f'{self.width}x{self.height}')
+        return rgb
+
     def _images(self, k: int, sync: bool) -> np.ndarray:
         out = np.zeros((self.n_views, 3, self.height, self.width), np.float32)
         for v in range(self.n_views):
-            p = self.frame_file(k, v, sync)
-            if p is None:
-                continue
-            try:
-                rgb = storage.read_image(p)
-            except OSError as exc:
-                raise storage.DatasetError(
-                    f'data set {self.root}, {self.split} sample {k}, view {v}: {exc}') from None
-            if rgb.shape != (self.height, self.width, 3):
-                raise storage.DatasetError(
-                    f'data set {self.root}, {self.split} sample {k}, view {v}: image {p} is '
-                    f'{rgb.shape[1]}x{rgb.shape[0]}, the manifest says {self.width}x{self.height}')
-            out[v] = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
+            rgb = self.read_frame(k, v, sync)
+            if rgb is not None:
+                out[v] = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
         return out
 
     def _view_density(self, gt: dict, k: int, sync: bool) -> np.ndarray:

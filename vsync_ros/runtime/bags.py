@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -125,19 +126,37 @@ def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, dur
         encoding: image encoding written (rgb8, bgr8, mono8).
         start_ns: stamp / log time of t = 0.
         progress: called with the number of events handled so far (e.g. a tqdm update).
+
+    Raises:
+        FileExistsError: ``path`` exists (nothing is touched).
+        Any error of the source (e.g. a missing image of a data set): the partly written bag folder is
+        removed first, so that the same command can be run again.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
     if storage not in STORAGES:
         raise ValueError(f'storage must be one of {STORAGES}, got {storage!r}')
     if len(profile.views) != len(source.cameras):
         raise ValueError(f'profile has {len(profile.views)} views, the source {len(source.cameras)} cameras')
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f'{path} exists; a bag is written to a new folder')
+    try:
+        return _write_bag(path, source, profile, duration_s, storage, encoding, start_ns, world_frame, progress)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # the folder did not exist before: all of it is this run's
+        raise
+
+
+def _write_bag(path: Path, source: FrameSource, profile: DesyncProfile, duration_s: float, storage: str,
+               encoding: str, start_ns: int, world_frame: str, progress: Callable[[int], None] | None) -> BagSummary:
+    """The body of :func:`write_bag` (arguments checked, ``path`` does not exist yet)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
     ts = typestore()
     cams = source.cameras
     img_topics = [topic_for(IMAGE_TOPIC_FORMAT, c) for c in cams]
     has_joints = 'joints_3d' in source.ground_truth(0.0)
     summary = BagSummary(str(path), storage, camera_topics=img_topics, task='pose' if has_joints else 'counting')
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    with Writer(Path(path), version=9, storage_plugin=plugin) as writer:
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
         img_conns = [writer.add_connection(t, IMAGE_TYPE, typestore=ts) for t in img_topics]
         info_conns = [writer.add_connection(topic_for(INFO_TOPIC_FORMAT, c), INFO_TYPE, typestore=ts) for c in cams]
         gt_count = writer.add_connection('/' + GT_COUNT_TOPIC, POINT_TYPE, typestore=ts)
