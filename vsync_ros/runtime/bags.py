@@ -21,6 +21,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -282,16 +283,57 @@ def view_summary(st) -> dict:
             'enabled': st.enabled, 'last_error': st.last_error}
 
 
+class InferenceThread:
+    """A :class:`~vsync_ros.inference.api.FramePipeline` whose ``run`` executes on one dedicated thread.
+
+    The sync node runs its model on a work thread (:mod:`vsync_ros.runtime.work_thread`), not on the
+    thread that loaded it; the offline evaluation does the same through this wrapper, so both have the
+    same OpenMP thread teams. That matters for speed: libgomp (torch's OpenMP on Linux) lets idle
+    worker threads spin (busy-wait) unless it manages more threads than there are CPUs. Inference on
+    the loading thread keeps one team of as many threads as CPUs, which spins; under load from other
+    processes (or with ``OMP_WAIT_POLICY=ACTIVE``, or without ``PASSIVE`` when the library is used
+    without :func:`vsync_ros.process.set_process_defaults`) the spinning threads take the CPU from
+    the work, and inference became 5-15x slower than in the node. A second team on this thread makes
+    libgomp throttle the spinning, as in the node. Results are identical (same operations).
+
+    Every other attribute (``cameras``, ``region``, ``task``, ...) is the wrapped pipeline's. Use it
+    as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, pipeline: FramePipeline, name: str = 'vsync-inference') -> None:
+        self.pipeline = pipeline
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def __getattr__(self, name: str):
+        return getattr(self.pipeline, name)
+
+    def run(self, images: list[np.ndarray | None], ref_index: int):
+        """``pipeline.run(images, ref_index)`` on the inference thread (its exceptions are re-raised here)."""
+        return self._pool.submit(self.pipeline.run, images, ref_index).result()
+
+    def close(self) -> None:
+        """Stop the inference thread (after the call in progress)."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> InferenceThread:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[str] | None = None,
                  reference_order: list[int] | None = None, max_frame_age_s: float = 1.0, min_views: int = 1,
                  log: Callable[[str, str], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> dict:
+                 progress: Callable[[int], None] | None = None, inference_thread: bool = True) -> dict:
     """Evaluate ``pipeline`` on a bag deterministically, with the node's frame logic and the log time as clock.
 
     Args:
         camera_topics: image topic per pipeline camera (default: the bag's ``vsync.camera_topics``).
         reference_order: fail-over order (default: the bag's reference view, then the others).
         log: called with (level, text) for every event the core reports.
+        inference_thread: run the model on its own thread as the node does (:class:`InferenceThread`;
+            False: on the calling thread, which can be several times slower on a busy machine).
 
     Returns:
         the :func:`~vsync_ros.runtime.bag_metrics.count_metrics` dict (counting pipeline) or the
@@ -307,6 +349,18 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
     if reference_order is None:
         ref = info.reference_view or 0
         reference_order = [ref] + [v for v in range(n) if v != ref]
+    if inference_thread:
+        with InferenceThread(pipeline) as threaded:
+            return _offline_eval(bag, threaded, info, gts, metrics, topics, reference_order, max_frame_age_s,
+                                 min_views, log, progress)
+    return _offline_eval(bag, pipeline, info, gts, metrics, topics, reference_order, max_frame_age_s, min_views,
+                         log, progress)
+
+
+def _offline_eval(bag: str | Path, pipeline: FramePipeline, info: BagInfo, gts: dict, metrics: Callable,
+                  topics: list[str], reference_order: list[int], max_frame_age_s: float, min_views: int,
+                  log: Callable[[str, str], None] | None, progress: Callable[[int], None] | None) -> dict:
+    """The loop of :func:`offline_eval` (arguments resolved)."""
     store = FrameStore([c.name for c in pipeline.cameras], max_frame_age_s, reference_order, topics)
     core = SyncCore(pipeline, store, image_to_rgb,
                     lambda m, wh: check_image(m, wh, True), min_views, 'reference')
