@@ -1,4 +1,6 @@
-"""Camera projection / back-projection against OpenCV as the oracle."""
+"""Camera projection / back-projection against OpenCV as the oracle; calibration YAML errors."""
+import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -6,6 +8,7 @@ import numpy as np
 import pytest
 
 from vsync_ros.geometry import CalibrationError, Camera
+from vsync_ros.geometry.camera import nearest_rotation, rotation_deviation
 from vsync_ros.geometry.presets import plaza_cameras, studio_cameras
 
 
@@ -152,3 +155,81 @@ def test_far_out_of_view_points_do_not_fold_back_into_the_image():
     uv, depth = cam.project(far[None])
     assert depth[0] > 0 and np.all(np.isnan(uv))
     assert not cam.in_image(uv).any()
+
+
+def _write_calibration(tmp_path: Path, name: str = 'cam1.yaml', **edits) -> Path:
+    """A valid plaza calibration YAML with top-level / nested fields replaced by ``edits``."""
+    import yaml
+
+    path = tmp_path / name
+    plaza_cameras()[0].to_yaml(path)
+    doc = yaml.safe_load(path.read_text())
+    for key, value in edits.items():
+        node = doc
+        *parents, last = key.split('.')
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize('edits, field', [
+    ({'camera_matrix.data': [100.0, 0.0, 'abc', 0.0, 100.0, 50.0, 0.0, 0.0, 1.0]}, r'camera_matrix\.data\[2\]'),
+    ({'image_width': 'wide'}, 'image_width'),
+    ({'image_height': -5}, 'image_height'),
+    ({'extrinsics.translation': [0.0, 'x', 1.0]}, r'extrinsics\.translation\[1\]'),
+    ({'distortion_coefficients.data': [0.1, True]}, r'distortion_coefficients\.data\[1\]'),
+    ({'extrinsics.rotation.data': [1.0, 0.0, 0.0]}, r'extrinsics\.rotation\.data must have 9 numbers'),
+    ({'extrinsics.translation': [0.0, float('nan'), 1.0]}, r'extrinsics\.translation contains NaN'),
+])
+def test_text_or_nan_in_a_calibration_names_the_file_and_the_field(tmp_path, edits, field):
+    path = _write_calibration(tmp_path, **edits)
+    with pytest.raises(CalibrationError, match=field) as err:
+        Camera.from_yaml(path)
+    assert str(path) in str(err.value)
+
+
+def test_constructor_errors_from_a_yaml_name_the_file(tmp_path):
+    path = _write_calibration(tmp_path, **{'camera_matrix.data': [-5.0, 0, 50, 0, 100, 50, 0, 0, 1]})
+    with pytest.raises(CalibrationError, match='positive fx') as err:
+        Camera.from_yaml(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_rotation_with_four_decimals_is_repaired_with_a_warning(tmp_path, caplog):
+    cam = plaza_cameras()[0]
+    rounded = np.round(cam.R, 4)
+    dev = float(np.max(np.abs(rounded @ rounded.T - np.eye(3))))
+    assert 1e-5 < dev < 1e-3  # rejected by the old 1e-5 tolerance
+    path = _write_calibration(tmp_path, **{'extrinsics.rotation.data': [float(x) for x in rounded.ravel()]})
+    with caplog.at_level(logging.WARNING, logger='vsync_ros.geometry.camera'):
+        loaded = Camera.from_yaml(path)
+    assert str(path) in caplog.text and 'nearest rotation' in caplog.text
+    np.testing.assert_allclose(loaded.R @ loaded.R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(loaded.R) == pytest.approx(1.0)
+    np.testing.assert_allclose(loaded.R, cam.R, atol=1e-4)  # as close to the true rotation as the rounding
+    assert np.max(np.abs(loaded.R - rounded)) < 1e-4          # and to what was written
+
+
+def test_nearest_rotation_is_the_svd_projection():
+    theta = np.radians(30.0)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0.0], [np.sin(theta), np.cos(theta), 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(nearest_rotation(rot), rot, atol=1e-12)       # a rotation stays itself
+    np.testing.assert_allclose(nearest_rotation(2.0 * rot), rot, atol=1e-12)  # scale removed
+    sym = np.array([[0.0, 1e-3, 0.0], [1e-3, 0.0, 0.0], [0.0, 0.0, 0.0]])   # symmetric perturbation vanishes
+    np.testing.assert_allclose(nearest_rotation(rot + sym @ rot), rot, atol=1e-6)
+    with pytest.raises(CalibrationError, match='reflection'):
+        nearest_rotation(np.diag([1.0, 1.0, -1.0]))
+    assert rotation_deviation(rot) < 1e-15 and rotation_deviation(np.diag([1.0, 1.0, 1.01])) == pytest.approx(0.0201)
+
+
+@pytest.mark.parametrize('rotation, why', [
+    (np.diag([1.0, 1.0, 1.01]), r'max \|R R\^T - I\| = 0\.02'),   # beyond the repair tolerance
+    (np.diag([1.0, 1.0, -1.0]), 'det -1'),                           # a reflection
+])
+def test_a_non_rotation_in_a_yaml_names_the_file_and_field(tmp_path, rotation, why):
+    path = _write_calibration(tmp_path, **{'extrinsics.rotation.data': [float(x) for x in rotation.ravel()]})
+    with pytest.raises(CalibrationError, match=why) as err:
+        Camera.from_yaml(path)
+    assert str(path) in str(err.value) and 'extrinsics.rotation.data' in str(err.value)

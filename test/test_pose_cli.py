@@ -129,7 +129,7 @@ def test_train_on_several_roots_and_gt_root_eval(pose_data, tmp_path):
     assert all(r['cube_center_err_mm'] < 1e-3 for r in res['per_frame'])  # cube centred on the GT pelvis
 
 
-def test_train_refuses_a_counting_data_set_and_eval_a_mismatched_rig(pose_data, tmp_path, capsys):
+def test_train_refuses_a_counting_data_set_and_eval_names_the_task_mismatch(pose_data, tmp_path, capsys):
     from vsync_ros.data.crowd_world import CrowdWorldConfig
     from vsync_ros.data.generate import generate_dataset
     crowd = tmp_path / 'crowd'
@@ -142,7 +142,12 @@ def test_train_refuses_a_counting_data_set_and_eval_a_mismatched_rig(pose_data, 
     assert train_main(['--config', str(CONFIGS / 'pose_small_base_u.yaml'), '--no-progress', *TINY,
                        f'data.root={train}', 'train.max_steps=1', f'train.out={ok}']) == 0
     assert eval_main(['--checkpoint', str(ok), '--data', str(crowd), '--no-progress']) == 2
-    assert 'calibration mismatch: 4 views expected' in capsys.readouterr().err
+    err = capsys.readouterr().err  # the task mismatch is named before any rig comparison
+    assert f'checkpoint {ok} is a pose checkpoint, the data set {crowd} is a counting data set' in err
+    assert 'calibration mismatch' not in err
+    rc = train_main(['--config', str(CONFIGS / 'small_cls_epi.yaml'), '--no-progress', f'data.root={crowd}',
+                     f'train.init_checkpoint={ok}', 'train.max_steps=1', f'train.out={tmp_path / "y.pt"}'])
+    assert rc == 2 and f'init_checkpoint {ok} is a pose checkpoint' in capsys.readouterr().err
 
 
 def test_report_and_figure_from_eval_json(pose_data, tmp_path):

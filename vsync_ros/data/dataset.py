@@ -38,6 +38,13 @@ class SyncDataset(Dataset):
             the map from the stored positions (same sigma).
         load_sync: read the synchronized frames (set False to save time when they are not needed;
             ``images_sync`` is then omitted).
+
+    Raises:
+        FileNotFoundError: ``root`` holds no manifest.json.
+        KeyError: ``split`` is not in the data set.
+        DatasetError: a corrupt manifest / index, or (when a sample is read) a missing or corrupt image or
+            ground-truth file; the message names the file (and the sample).
+        CalibrationError: a bad camera YAML (the message names the file and the field).
     """
 
     def __init__(self, root, split: str = 'train', gp_cell_m: float | None = None, load_sync: bool = True) -> None:
@@ -46,27 +53,41 @@ class SyncDataset(Dataset):
         if not mpath.is_file():
             raise FileNotFoundError(f'{self.root} holds no manifest.json: not a vsync-synth data set')
         self.manifest: dict = storage.read_json(mpath)
+        if not isinstance(self.manifest, dict):
+            raise storage.DatasetError(f'{mpath} is not a JSON object')
         if self.manifest.get('format') != storage.FORMAT:
-            raise ValueError(f'{mpath}: unknown format {self.manifest.get("format")!r}')
+            raise storage.DatasetError(f'{mpath}: unknown format {self.manifest.get("format")!r}')
         if int(self.manifest.get('format_version', 0)) > storage.FORMAT_VERSION:
-            raise ValueError(f'{mpath}: format version {self.manifest["format_version"]} is newer than this reader')
-        if split not in self.manifest['splits']:
-            raise KeyError(f'split {split!r} not in {sorted(self.manifest["splits"])}')
+            raise storage.DatasetError(
+                f'{mpath}: format version {self.manifest["format_version"]} is newer than this reader')
+        try:
+            splits = list(self.manifest['splits'])
+            self.task: str = self.manifest['task']
+            camera_files = list(self.manifest['cameras'])
+            self.width, self.height = (int(x) for x in self.manifest['image_size'])
+            stored = GroundRegion(**self.manifest['region']) if 'region' in self.manifest else None
+        except KeyError as exc:
+            raise storage.DatasetError(f'{mpath} lacks field {exc}') from None
+        except (TypeError, ValueError) as exc:
+            raise storage.DatasetError(f'{mpath}: malformed field: {exc}') from None
+        if split not in splits:
+            raise KeyError(f'split {split!r} not in {sorted(splits)} (of {mpath})')
         self.split = split
-        self.task: str = self.manifest['task']
-        self.cameras: list[Camera] = [Camera.from_yaml(self.root / p) for p in self.manifest['cameras']]
+        self.cameras: list[Camera] = [Camera.from_yaml(self.root / p) for p in camera_files]
         self.n_views = len(self.cameras)
-        self.width, self.height = self.manifest['image_size']
         self.ext = self.manifest.get('image_ext', '.png')
         self.load_sync = load_sync
-        stored = GroundRegion(**self.manifest['region']) if 'region' in self.manifest else None
         self._stored_region = stored
         self.region: GroundRegion | None = stored.with_cell(gp_cell_m) if (stored and gp_cell_m) else stored
         gt = self.manifest.get('gt', {})
         self.gp_sigma_m = float(gt.get('gp_sigma_m', 1.0))
         self.view_sigma_px = float(gt.get('view_sigma_px', 3.0 * self.width / 384.0))
-        self.index = storage.read_json(self.root / split / 'index.json')
-        self._n = int(self.index['n'])
+        ipath = self.root / split / 'index.json'
+        self.index = storage.read_json(ipath)
+        try:
+            self._n = int(self.index['n'])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise storage.DatasetError(f'{ipath} lacks a valid field n: {exc}') from None
 
     def __len__(self) -> int:
         return self._n
@@ -83,15 +104,42 @@ class SyncDataset(Dataset):
         return storage.frame_path(self.root, self.split, view, k, self.ext)
 
     def raw_gt(self, k: int) -> dict[str, np.ndarray]:
-        """All stored ground-truth arrays of sample ``k`` (including variable-length ones)."""
-        return storage.load_npz(storage.gt_path(self.root, self.split, k))
+        """All stored ground-truth arrays of sample ``k`` (including variable-length ones).
+
+        Raises:
+            DatasetError: the archive is missing or corrupt (the message names the file and the sample).
+        """
+        try:
+            return storage.load_npz(storage.gt_path(self.root, self.split, k))
+        except storage.DatasetError as exc:
+            raise storage.DatasetError(f'data set {self.root}, {self.split} sample {k}: ground truth {exc}') from None
+
+    def read_frame(self, k: int, view: int, sync: bool = False) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB of an input / synchronized frame (None for a missing input frame).
+
+        Raises:
+            DatasetError: the file is missing, unreadable or not the manifest's size (the message names
+                the file, the sample and the view).
+        """
+        p = self.frame_file(k, view, sync)
+        if p is None:
+            return None
+        where = f'data set {self.root}, {self.split} sample {k}, view {view}'
+        try:
+            rgb = storage.read_image(p)
+        except OSError as exc:
+            raise storage.DatasetError(f'{where}: {exc}') from None
+        if rgb.shape != (self.height, self.width, 3):
+            raise storage.DatasetError(f'{where}: image {p} is {rgb.shape[1]}x{rgb.shape[0]}, the manifest says '
+                                       f'{self.width}x{self.height}')
+        return rgb
 
     def _images(self, k: int, sync: bool) -> np.ndarray:
         out = np.zeros((self.n_views, 3, self.height, self.width), np.float32)
         for v in range(self.n_views):
-            p = self.frame_file(k, v, sync)
-            if p is not None:
-                out[v] = storage.read_image(p).transpose(2, 0, 1).astype(np.float32) / 255.0
+            rgb = self.read_frame(k, v, sync)
+            if rgb is not None:
+                out[v] = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
         return out
 
     def _view_density(self, gt: dict, k: int, sync: bool) -> np.ndarray:

@@ -36,6 +36,10 @@ FORMAT_VERSION = 1
 IMAGE_EXT = {'png': '.png', 'jpg': '.jpg', 'jpeg': '.jpg'}
 
 
+class DatasetError(ValueError):
+    """A file of a data set is missing, unreadable or corrupt; the message names the file (and the sample)."""
+
+
 def frame_path(root: Path, split: str, view: int, k: int, ext: str, sync: bool = False) -> Path:
     """Path of the input (or synchronized) frame of ``view`` for sample ``k``."""
     return Path(root) / split / ('sync' if sync else 'frames') / f'v{view}' / f'{k:06d}{ext}'
@@ -68,9 +72,18 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz (no pickles)."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    """All arrays of an .npz (no pickles).
+
+    Raises:
+        DatasetError: the file is missing or not a readable .npz (the message names it).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DatasetError(f'{path} is missing') from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f'{path} is corrupt (not a readable .npz): {exc}') from None
 
 
 def write_json(path: Path, obj) -> None:
@@ -81,8 +94,22 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path):
-    """Parse a JSON file."""
-    return json.loads(Path(path).read_text())
+    """Parse a JSON file.
+
+    Raises:
+        DatasetError: the file is missing, unreadable or not valid JSON (the message names it and, for
+            bad JSON, the line and column).
+    """
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise DatasetError(f'{path} is missing') from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f'cannot read {path}: {exc}') from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f'{path} is corrupt (not valid JSON): {exc}') from None
 
 
 def write_image(path: Path, rgb: np.ndarray, jpeg_quality: int = 95, png_level: int = 1) -> None:
@@ -99,9 +126,19 @@ def write_image(path: Path, rgb: np.ndarray, jpeg_quality: int = 95, png_level: 
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB (grey images are replicated)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
+    """Read an image file as (H, W, 3) uint8 RGB (grey images are replicated).
+
+    Raises:
+        FileNotFoundError: no file at ``path`` (the message names it).
+        OSError: the file cannot be read or decoded.
+    """
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'image {path} is missing') from None
+    except OSError as exc:
+        raise OSError(f'cannot read image {path}: {exc}') from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
-        raise OSError(f'cannot read image {path}')
+        raise OSError(f'cannot decode image {path} (empty or corrupt)')
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -45,12 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def error_text(exc: BaseException) -> str:
+    """The message of an error for the command line (a KeyError's own text, without the repr quotes)."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-eval``: 0 on success, 2 on a data or checkpoint error."""
     args = build_parser().parse_args(argv)
     set_process_defaults()  # before torch loads: the imports below are deferred for that (and a fast --help)
     import torch
 
+    from vsync_ros.data.storage import DatasetError
     from vsync_ros.engine.checkpoint import CheckpointError, load_checkpoint
     from vsync_ros.engine.device import select_device
     from vsync_ros.engine.tasks import task_named
@@ -66,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         task = task_named(ckpt0.task)
         model, ckpt, dataset = task.open_evaluation(ckpt0, args.data, args.split, args.sync, device)
     except (CheckpointError, FileNotFoundError, KeyError, ValueError) as exc:
-        print(f'vsync-eval: {exc}', file=sys.stderr)
+        print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
         return 2
-    result = task.evaluate(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
-                           desc=f'eval {args.split}', root_source=args.root_source)
+    try:
+        result = task.evaluate(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
+                               desc=f'eval {args.split}', root_source=args.root_source)
+    except (DatasetError, OSError) as exc:  # a missing / corrupt image or ground-truth file of a sample
+        print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
+        return 2
     wall = time.perf_counter() - t0
     head = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'split': args.split, 'sync_input': args.sync}
     summary = task.eval_summary(head, ckpt, dataset, result, wall, root_source=args.root_source)

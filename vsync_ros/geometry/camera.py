@@ -6,6 +6,7 @@ World frame: metres, ground plane is z = 0, z points up. Camera frame: x right, 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,80 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+log = logging.getLogger(__name__)
+
+ROTATION_TOLERANCE = 1e-5
+"""Largest deviation ``max |R R^T - I|`` a rotation passed to :class:`Camera` may have."""
+
+ROTATION_REPAIR_TOLERANCE = 1e-3
+"""Largest deviation a rotation read by :meth:`Camera.from_yaml` may have; it is re-orthonormalised
+(nearest rotation, with a warning) when above :data:`ROTATION_TOLERANCE`. A rotation written with 4
+decimals deviates by about 1e-4."""
+
 
 class CalibrationError(ValueError):
     """A calibration is malformed (wrong shape, non-finite values, non-rotation R, ...)."""
+
+
+def rotation_deviation(R: np.ndarray) -> float:
+    """``max |R R^T - I|`` of a (3, 3) matrix: 0 for an exact rotation (or reflection)."""
+    R = np.asarray(R, dtype=np.float64)
+    return float(np.max(np.abs(R @ R.T - np.eye(3))))
+
+
+def nearest_rotation(R: np.ndarray) -> np.ndarray:
+    """The rotation matrix closest to ``R`` in the Frobenius norm (``U V^T`` of the SVD ``R = U S V^T``).
+
+    Raises:
+        CalibrationError: ``R`` is closest to a reflection (negative determinant).
+    """
+    u, _, vt = np.linalg.svd(np.asarray(R, dtype=np.float64))
+    rot = u @ vt
+    if np.linalg.det(rot) < 0:
+        raise CalibrationError('the matrix is a reflection (determinant < 0), not a rotation')
+    return rot
+
+
+def _yaml_numbers(doc: dict, keys: tuple[str, ...], path: Path, count: int) -> np.ndarray:
+    """The ``count`` numbers at ``doc[keys[0]][keys[1]]...`` as float64, or CalibrationError naming file and field.
+
+    Plain numbers (YAML int / float, also ``.nan``) are accepted; text, booleans and nested lists are not.
+    Non-finite values and a wrong count are errors.
+    """
+    field_name = '.'.join(keys)
+    value = _yaml_get(doc, keys, path)
+    values = value if isinstance(value, list) else [value]
+    numbers = []
+    for i, item in enumerate(values):
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            where = f'{field_name}[{i}]' if isinstance(value, list) else field_name
+            raise CalibrationError(f'calibration {path}: field {where} must be a number, got {item!r}')
+        numbers.append(float(item))
+    arr = np.asarray(numbers, dtype=np.float64)
+    if arr.size != count:
+        raise CalibrationError(f'calibration {path}: field {field_name} must have {count} numbers, got {arr.size}')
+    if not np.all(np.isfinite(arr)):
+        raise CalibrationError(f'calibration {path}: field {field_name} contains NaN or inf')
+    return arr
+
+
+def _yaml_get(doc: dict, keys: tuple[str, ...], path: Path):
+    """``doc[keys[0]][keys[1]]...``; CalibrationError naming the file and the missing field."""
+    value = doc
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise CalibrationError(f'calibration {path} lacks field {".".join(keys[:depth + 1])}')
+        value = value[key]
+    return value
+
+
+def _yaml_size(doc: dict, key: str, path: Path) -> int:
+    """A positive integer image size field, or CalibrationError naming file and field."""
+    value = _yaml_get(doc, (key,), path)
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral or value <= 0:
+        raise CalibrationError(f'calibration {path}: field {key} must be a positive integer (pixels), got {value!r}')
+    return int(value)
 
 
 def _as_array(value, shape: tuple, what: str, name: str) -> np.ndarray:
@@ -64,8 +136,9 @@ class Camera:
             raise CalibrationError(f'camera {self.name!r}: image size must be positive')
         if self.K[0, 0] <= 0 or self.K[1, 1] <= 0 or not np.allclose(self.K[2], [0, 0, 1]):
             raise CalibrationError(f'camera {self.name!r}: K must have positive fx, fy and last row [0 0 1]')
-        if not np.allclose(self.R @ self.R.T, np.eye(3), atol=1e-5) or np.linalg.det(self.R) < 0:
-            raise CalibrationError(f'camera {self.name!r}: R is not a rotation matrix')
+        if rotation_deviation(self.R) > ROTATION_TOLERANCE or np.linalg.det(self.R) < 0:
+            raise CalibrationError(f'camera {self.name!r}: R is not a rotation matrix (max |R R^T - I| = '
+                                   f'{rotation_deviation(self.R):.2g}, det {np.linalg.det(self.R):.3g})')
         if not self.frame_id:
             self.frame_id = f'{self.name}_optical'
 
@@ -97,7 +170,16 @@ class Camera:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Camera:
-        """Load a ROS camera_info YAML (camera_calibration_parsers layout) with an ``extrinsics`` block."""
+        """Load a ROS camera_info YAML (camera_calibration_parsers layout) with an ``extrinsics`` block.
+
+        A rotation that is a rotation only up to rounding (``max |R R^T - I|`` at most
+        :data:`ROTATION_REPAIR_TOLERANCE`, e.g. written with 4 decimals) is replaced by the nearest rotation
+        and a warning naming the file is logged.
+
+        Raises:
+            CalibrationError: unreadable file, missing field, text where a number belongs, NaN, or a matrix
+                that is not a rotation; the message names the file and the field.
+        """
         path = Path(path)
         try:
             doc = yaml.safe_load(path.read_text())
@@ -106,24 +188,37 @@ class Camera:
         if not isinstance(doc, dict):
             raise CalibrationError(f'calibration {path} is not a YAML mapping')
         name = str(doc.get('camera_name', path.stem))
-        try:
-            ext = doc['extrinsics']
-            cam = cls(
-                name=name,
-                width=doc['image_width'],
-                height=doc['image_height'],
-                K=doc['camera_matrix']['data'],
-                dist=doc.get('distortion_coefficients', {}).get('data', [0.0] * 5),
-                R=ext['rotation']['data'],
-                t=ext['translation'],
-                frame_id=str(doc.get('frame_id', '')),
-            )
-        except (KeyError, TypeError) as exc:
-            raise CalibrationError(f'calibration {path} lacks field {exc}') from exc
         model = doc.get('distortion_model', 'plumb_bob')
         if model != 'plumb_bob':
             raise CalibrationError(f'calibration {path}: distortion_model {model!r} is not plumb_bob')
-        return cam
+        width, height = _yaml_size(doc, 'image_width', path), _yaml_size(doc, 'image_height', path)
+        K = _yaml_numbers(doc, ('camera_matrix', 'data'), path, 9).reshape(3, 3)
+        if isinstance(doc.get('distortion_coefficients'), dict) and 'data' in doc['distortion_coefficients']:
+            coeffs = doc['distortion_coefficients']['data']
+            n = len(coeffs) if isinstance(coeffs, list) else 1
+            if n > 5:
+                raise CalibrationError(f'calibration {path}: field distortion_coefficients.data must have at '
+                                       f'most 5 numbers (plumb_bob), got {n}')
+            dist = _yaml_numbers(doc, ('distortion_coefficients', 'data'), path, n)
+        else:
+            dist = np.zeros(5)
+        R = _yaml_numbers(doc, ('extrinsics', 'rotation', 'data'), path, 9).reshape(3, 3)
+        t = _yaml_numbers(doc, ('extrinsics', 'translation'), path, 3)
+        deviation = rotation_deviation(R)
+        if deviation > ROTATION_REPAIR_TOLERANCE or np.linalg.det(R) <= 0:
+            raise CalibrationError(
+                f'calibration {path}: field extrinsics.rotation.data is not a rotation matrix '
+                f'(max |R R^T - I| = {deviation:.2g}, det {np.linalg.det(R):.3g}; at most '
+                f'{ROTATION_REPAIR_TOLERANCE:g} is repaired)')
+        if deviation > ROTATION_TOLERANCE:
+            R = nearest_rotation(R)
+            log.warning('calibration %s: extrinsics.rotation.data is a rotation only up to rounding '
+                        '(max |R R^T - I| = %.2g); using the nearest rotation matrix', path, deviation)
+        try:
+            return cls(name=name, width=width, height=height, K=K, dist=dist, R=R, t=t,
+                       frame_id=str(doc.get('frame_id', '')))
+        except CalibrationError as exc:
+            raise CalibrationError(f'calibration {path}: {exc}') from None
 
     def to_yaml(self, path: str | Path) -> None:
         """Write this camera as ROS camera_info YAML plus an ``extrinsics`` block (world -> camera, metres)."""

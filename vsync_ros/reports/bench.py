@@ -190,10 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-bench``."""
+    args = build_parser().parse_args(argv)  # first: --help and usage errors without loading torch
     set_process_defaults()  # before torch loads; the spawned children inherit the environment
     import torch
 
-    args = build_parser().parse_args(argv)
     config = args.config or str(_default_config())
     if args.device == 'auto':
         devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])

@@ -10,6 +10,9 @@ A data-set split is replayed as stored: each sample's frames (already desynchron
 are stamped with the sample's reference time, one sample per 1/rate seconds; the reference camera's frame
 is logged 10 ms after the others, so the sync node sees every sample's frames together, as ``vsync-eval``
 does. Ground truth goes to ``/ground_truth/count`` and ``/ground_truth/density``.
+
+On an error (e.g. a missing image of the data set) the partly written bag folder is removed and the exit
+code is 2, so the same command can be run again once the data set is fixed.
 """
 from __future__ import annotations
 
@@ -71,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = write_dataset_bag(args.data, args.split, args.out, args.storage, args.encoding,
                                     not args.no_progress)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        print(f'vsync-bag-write: {exc}', file=sys.stderr)
+    except (OSError, ValueError, KeyError) as exc:  # the partly written bag is already removed (write_bag)
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f'vsync-bag-write: {text}; nothing was written to {args.out}', file=sys.stderr)
         return 2
     print(f'wrote {args.out} ({args.storage}): {summary.frames} frames, {summary.ground_truth} ground-truth '
           f'messages, {summary.dropped} missing frames')

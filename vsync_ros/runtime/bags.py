@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -125,19 +127,37 @@ def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, dur
         encoding: image encoding written (rgb8, bgr8, mono8).
         start_ns: stamp / log time of t = 0.
         progress: called with the number of events handled so far (e.g. a tqdm update).
+
+    Raises:
+        FileExistsError: ``path`` exists (nothing is touched).
+        Any error of the source (e.g. a missing image of a data set): the partly written bag folder is
+        removed first, so that the same command can be run again.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
     if storage not in STORAGES:
         raise ValueError(f'storage must be one of {STORAGES}, got {storage!r}')
     if len(profile.views) != len(source.cameras):
         raise ValueError(f'profile has {len(profile.views)} views, the source {len(source.cameras)} cameras')
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f'{path} exists; a bag is written to a new folder')
+    try:
+        return _write_bag(path, source, profile, duration_s, storage, encoding, start_ns, world_frame, progress)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # the folder did not exist before: all of it is this run's
+        raise
+
+
+def _write_bag(path: Path, source: FrameSource, profile: DesyncProfile, duration_s: float, storage: str,
+               encoding: str, start_ns: int, world_frame: str, progress: Callable[[int], None] | None) -> BagSummary:
+    """The body of :func:`write_bag` (arguments checked, ``path`` does not exist yet)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
     ts = typestore()
     cams = source.cameras
     img_topics = [topic_for(IMAGE_TOPIC_FORMAT, c) for c in cams]
     has_joints = 'joints_3d' in source.ground_truth(0.0)
     summary = BagSummary(str(path), storage, camera_topics=img_topics, task='pose' if has_joints else 'counting')
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    with Writer(Path(path), version=9, storage_plugin=plugin) as writer:
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
         img_conns = [writer.add_connection(t, IMAGE_TYPE, typestore=ts) for t in img_topics]
         info_conns = [writer.add_connection(topic_for(INFO_TOPIC_FORMAT, c), INFO_TYPE, typestore=ts) for c in cams]
         gt_count = writer.add_connection('/' + GT_COUNT_TOPIC, POINT_TYPE, typestore=ts)
@@ -263,16 +283,57 @@ def view_summary(st) -> dict:
             'enabled': st.enabled, 'last_error': st.last_error}
 
 
+class InferenceThread:
+    """A :class:`~vsync_ros.inference.api.FramePipeline` whose ``run`` executes on one dedicated thread.
+
+    The sync node runs its model on a work thread (:mod:`vsync_ros.runtime.work_thread`), not on the
+    thread that loaded it; the offline evaluation does the same through this wrapper, so both have the
+    same OpenMP thread teams. That matters for speed: libgomp (torch's OpenMP on Linux) lets idle
+    worker threads spin (busy-wait) unless it manages more threads than there are CPUs. Inference on
+    the loading thread keeps one team of as many threads as CPUs, which spins; under load from other
+    processes (or with ``OMP_WAIT_POLICY=ACTIVE``, or without ``PASSIVE`` when the library is used
+    without :func:`vsync_ros.process.set_process_defaults`) the spinning threads take the CPU from
+    the work, and inference became 5-15x slower than in the node. A second team on this thread makes
+    libgomp throttle the spinning, as in the node. Results are identical (same operations).
+
+    Every other attribute (``cameras``, ``region``, ``task``, ...) is the wrapped pipeline's. Use it
+    as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, pipeline: FramePipeline, name: str = 'vsync-inference') -> None:
+        self.pipeline = pipeline
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def __getattr__(self, name: str):
+        return getattr(self.pipeline, name)
+
+    def run(self, images: list[np.ndarray | None], ref_index: int):
+        """``pipeline.run(images, ref_index)`` on the inference thread (its exceptions are re-raised here)."""
+        return self._pool.submit(self.pipeline.run, images, ref_index).result()
+
+    def close(self) -> None:
+        """Stop the inference thread (after the call in progress)."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> InferenceThread:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[str] | None = None,
                  reference_order: list[int] | None = None, max_frame_age_s: float = 1.0, min_views: int = 1,
                  log: Callable[[str, str], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> dict:
+                 progress: Callable[[int], None] | None = None, inference_thread: bool = True) -> dict:
     """Evaluate ``pipeline`` on a bag deterministically, with the node's frame logic and the log time as clock.
 
     Args:
         camera_topics: image topic per pipeline camera (default: the bag's ``vsync.camera_topics``).
         reference_order: fail-over order (default: the bag's reference view, then the others).
         log: called with (level, text) for every event the core reports.
+        inference_thread: run the model on its own thread as the node does (:class:`InferenceThread`;
+            False: on the calling thread, which can be several times slower on a busy machine).
 
     Returns:
         the :func:`~vsync_ros.runtime.bag_metrics.count_metrics` dict (counting pipeline) or the
@@ -288,6 +349,18 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
     if reference_order is None:
         ref = info.reference_view or 0
         reference_order = [ref] + [v for v in range(n) if v != ref]
+    if inference_thread:
+        with InferenceThread(pipeline) as threaded:
+            return _offline_eval(bag, threaded, info, gts, metrics, topics, reference_order, max_frame_age_s,
+                                 min_views, log, progress)
+    return _offline_eval(bag, pipeline, info, gts, metrics, topics, reference_order, max_frame_age_s, min_views,
+                         log, progress)
+
+
+def _offline_eval(bag: str | Path, pipeline: FramePipeline, info: BagInfo, gts: dict, metrics: Callable,
+                  topics: list[str], reference_order: list[int], max_frame_age_s: float, min_views: int,
+                  log: Callable[[str, str], None] | None, progress: Callable[[int], None] | None) -> dict:
+    """The loop of :func:`offline_eval` (arguments resolved)."""
     store = FrameStore([c.name for c in pipeline.cameras], max_frame_age_s, reference_order, topics)
     core = SyncCore(pipeline, store, image_to_rgb,
                     lambda m, wh: check_image(m, wh, True), min_views, 'reference')

@@ -104,10 +104,12 @@ class DatasetSource:
         return i
 
     def frame(self, view: int, t: float) -> np.ndarray | None:
-        """The stored frame of ``view`` nearest to ``t`` (None when the view is missing)."""
-        from vsync_ros.data.storage import read_image
-        path = self.ds.frame_file(self.index_at(t), view, sync=self.frames == 'sync')
-        return None if path is None else read_image(path)
+        """The stored frame of ``view`` nearest to ``t`` (None when the view is missing).
+
+        Raises:
+            DatasetError: the image file is missing or corrupt (the message names it and the sample).
+        """
+        return self.ds.read_frame(self.index_at(t), view, sync=self.frames == 'sync')
 
     def ground_truth(self, t: float) -> dict:
         """The stored labels nearest to ``t``."""

@@ -59,6 +59,19 @@ def prepare_batch(batch: Mapping[str, torch.Tensor], image_hw: tuple[int, int], 
     return out
 
 
+def check_data_task(ckpt, dataset) -> None:
+    """Raise ValueError when a checkpoint's task is not the data set's (before any rig comparison).
+
+    ``ckpt``: a :class:`~vsync_ros.engine.checkpoint.Checkpoint`; ``dataset``: a
+    :class:`~vsync_ros.data.dataset.SyncDataset`. The message names both and both tasks, e.g.
+    "checkpoint a.pt is a pose checkpoint, the data set data/plaza is a counting data set".
+    """
+    if ckpt.task != dataset.task:
+        raise ValueError(f'checkpoint {ckpt.path} is a {ckpt.task} checkpoint, the data set {dataset.root} is a '
+                         f'{dataset.task} data set: evaluate a {dataset.task} checkpoint on it, or this '
+                         f'checkpoint on a {ckpt.task} data set')
+
+
 def data_manifest(dataset, split: str) -> dict:
     """What was trained on: root, split, size, the data set's manifest essentials and an index hash.
 

@@ -18,6 +18,7 @@ from vsync_ros.engine.checkpoint import Checkpoint, load_checkpoint, load_model,
 from vsync_ros.engine.config import Config
 from vsync_ros.engine.tasks.common import (
     TrainingData,
+    check_data_task,
     data_manifest,
     init_shared_weights,
     needs_sync_frames,
@@ -101,11 +102,16 @@ class CountingTask:
         the shared tensors (e.g. CLS from a BaseU / BaseS model).
 
         Raises:
+            ValueError: the init checkpoint is not a counting checkpoint.
             CheckpointError: the init checkpoint is unreadable, or its calibration / architecture differs.
         """
         model = build_model(cfg.model, data.cameras, data.region)
         init = cfg.train.init_checkpoint
         if init:
+            task = load_checkpoint(init).task  # the task first, then the rig
+            if task != 'counting':
+                raise ValueError(f'init_checkpoint {init} is a {task} checkpoint, this is a counting training '
+                                 'run: it needs a counting checkpoint')
             ckpt = load_checkpoint(init, None, data.cameras, data.region)
             if ckpt.config.model.method == cfg.model.method:
                 load_checkpoint(init, cfg.model)  # same architecture: every field must match
@@ -160,9 +166,12 @@ class CountingTask:
         """(model on ``device``, its checkpoint, the split) for ``vsync-eval``.
 
         The data set's ground truth is resampled to the checkpoint's cell size; its cameras and region
-        must match the checkpoint's (CheckpointMismatchError names the field otherwise).
+        must match the checkpoint's (CheckpointMismatchError names the field otherwise); a pose data set
+        is a ValueError naming both tasks.
         """
-        dataset = SyncDataset(root, split, gp_cell_m=ckpt.region.cell_m, load_sync=sync_input)
+        dataset = SyncDataset(root, split, gp_cell_m=ckpt.region.cell_m if ckpt.region else None,
+                              load_sync=sync_input)
+        check_data_task(ckpt, dataset)
         model, ckpt = load_model(ckpt.path, cameras=dataset.cameras, region=dataset.region, map_location=device)
         return model, ckpt, dataset
 

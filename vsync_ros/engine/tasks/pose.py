@@ -41,6 +41,7 @@ from vsync_ros.engine.config import PoseConfig
 from vsync_ros.engine.pose_metrics import MOTION_NAMES, format_pose_summary, pose_errors_mm, summarize_pose_rows
 from vsync_ros.engine.tasks.common import (
     TrainingData,
+    check_data_task,
     data_manifest,
     init_shared_weights,
     needs_sync_frames,
@@ -219,9 +220,11 @@ class PoseTask:
         model = build_pose_model(cfg.model, data.cameras)
         init = cfg.train.init_checkpoint
         if init:
+            task = load_checkpoint(init).task  # the task first, then the rig
+            if task != 'pose':
+                raise ValueError(f'init_checkpoint {init} is a {task} checkpoint, this is a pose training run: '
+                                 'it needs a pose checkpoint')
             ckpt = load_checkpoint(init, None, data.cameras)
-            if ckpt.task != 'pose':
-                raise ValueError(f'init_checkpoint {init} is a {ckpt.task} model, not a pose model')
             loaded = init_shared_weights(model, ckpt.model_state)
             log(f'initialised {loaded} tensors from {init} ({ckpt.meta.get("regime", "?")})')
         return model
@@ -271,9 +274,11 @@ class PoseTask:
                         device: torch.device) -> tuple[torch.nn.Module, Checkpoint, PoseSamples]:
         """(model on ``device``, its checkpoint, the split as :class:`PoseSamples`) for ``vsync-eval``.
 
-        The data set's cameras must match the checkpoint's (CheckpointMismatchError names the field).
+        The data set's cameras must match the checkpoint's (CheckpointMismatchError names the field); a
+        counting data set is a ValueError naming both tasks.
         """
         dataset = SyncDataset(root, split, load_sync=sync_input)
+        check_data_task(ckpt, dataset)
         model, ckpt = load_model(ckpt.path, cameras=dataset.cameras, map_location=device)
         return model, ckpt, PoseSamples(dataset, (model.cfg.image_height, model.cfg.image_width))
 
