@@ -31,7 +31,8 @@ from ros_support import (  # noqa: E402
     wait_for,
 )
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-from std_msgs.msg import Float32, Header  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from sync_node_rig import BASE_NS, Rig, diag_values  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
@@ -40,9 +41,6 @@ from vsync_ros.runtime.messages import camera_info_fields  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # real rclpy nodes in real time
 DOMAIN_ID = 57
-BASE_NS = 1_800_000_000 * 10**9
-
-
 @pytest.fixture(scope='module')
 def ros():
     with ros_env(DOMAIN_ID):
@@ -55,75 +53,6 @@ def ros():
 def model(tmp_path_factory):
     """The real pipeline (vsync_ros.inference.pipeline) on an untrained small CLS-epi checkpoint for the toy rig."""
     return real_pipeline(tmp_path_factory.mktemp('sync_node') / 'cls_epi.pt')
-
-
-class Rig:
-    """A SyncNode under test with camera publishers on test-specific topics and output watchers."""
-
-    def __init__(self, ros: RosHarness, tag: str, pipe, info: bool = False, **params) -> None:
-        """``pipe``: a (recording) pipeline whose cameras are the toy rig's (half-size plaza)."""
-        self.ros = ros
-        self.world, _ = toy_setup()
-        self.pipe = pipe
-        self.topics = [f'/{tag}/cam{i + 1}/image_raw' for i in range(3)]
-        self.info_topics = [f'/{tag}/cam{i + 1}/camera_info' for i in range(3)] if info else []
-        overrides = [Parameter('camera_topics', value=self.topics)]
-        if info:
-            overrides.append(Parameter('camera_info_topics', value=self.info_topics))
-        overrides += [Parameter(k, value=v) for k, v in params.items()]
-        self.name = f'sync_{tag}'
-        self.node = SyncNode(self.pipe, node_name=self.name, context=ros.context, parameter_overrides=overrides)
-        ros.add(self.node)
-        self.out = f'/{self.name}'
-        for suffix, typ in (('density', Image), ('density_color', Image), ('count', Float32),
-                            ('count_stamped', PointStamped), ('diagnostics', DiagnosticArray)):
-            ros.watch(f'{self.out}/{suffix}', typ)
-        self.pubs = [ros.probe.create_publisher(Image, t, QoSProfile(depth=10)) for t in self.topics]
-        self.info_pubs = [ros.probe.create_publisher(CameraInfo, t, QoSProfile(depth=10)) for t in self.info_topics]
-        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in self.pubs + self.info_pubs)
-                        and self.node.pub_count_stamped.get_subscription_count() > 0
-                        and self.node.pub_density.get_subscription_count() > 0, 20.0), 'discovery failed'
-        self._frames: dict[tuple[int, int], Image] = {}
-
-    def stamp(self, k: int, view: int) -> int:
-        """Distinct stamps per tick and view (view v is v ms late), so outputs tell which view they came from."""
-        return BASE_NS + k * 100_000_000 + view * 1_000_000
-
-    def frame(self, k: int, view: int, encoding: str = 'rgb8') -> Image:
-        rgb = self.world.frame(view, k * 0.1)
-        arr = {'rgb8': rgb, 'bgr8': rgb[:, :, ::-1], 'mono8': rgb[:, :, 1]}[encoding]
-        return make_image_msg(arr, encoding, Header(stamp=ns_to_stamp(self.stamp(k, view)),
-                                                    frame_id=f'cam{view + 1}_optical'))
-
-    def tick(self, k: int, views=(1, 2, 0), encoding: str = 'rgb8') -> None:
-        for v in views:
-            self.pubs[v].publish(self.frame(k, v, encoding))
-
-    def stamps(self, suffix: str = 'count_stamped') -> list[int]:
-        return [stamp_to_ns(m.header.stamp) for m in self.ros.msgs(f'{self.out}/{suffix}')]
-
-    def wait_stamp(self, stamp: int, timeout: float = 5.0) -> bool:
-        return wait_for(lambda: stamp in self.stamps(), timeout)
-
-    def last_diag(self) -> dict[str, DiagnosticStatus]:
-        msgs = self.ros.msgs(f'{self.out}/diagnostics')
-        return {s.name.split(': ', 1)[1]: s for s in msgs[-1].status} if msgs else {}
-
-    def any_diag(self, predicate) -> bool:
-        """True when some received DiagnosticArray ({'camera <view>' / 'model' / 'estimate': status}) satisfies it."""
-        for msg in self.ros.msgs(f'{self.out}/diagnostics'):
-            if predicate({s.name.split(': ', 1)[1]: s for s in msg.status}):
-                return True
-        return False
-
-    def close(self) -> None:
-        for p in self.pubs + self.info_pubs:
-            self.ros.probe.destroy_publisher(p)
-        self.ros.remove(self.node)
-
-
-def _values(status: DiagnosticStatus) -> dict[str, str]:
-    return {kv.key: kv.value for kv in status.values}
 
 
 def test_three_views_give_density_and_count_with_the_reference_stamp(ros, model):
@@ -200,8 +129,8 @@ def test_stale_reference_fails_over_and_returns(ros, model):
         assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'failing over to cam2'))
         assert wait_for(lambda: rig.ros.logs(rig.name, Log.WARN, 'model: cls_epi synchronizes to cam1'))
         assert wait_for(lambda: rig.any_diag(lambda d: 'failed over' in d['model'].message
-                                             and _values(d['model'])['active_reference'] == 'cam2'
-                                             and 'without synchronization' in _values(d['model'])['model_note']))
+                                             and diag_values(d['model'])['active_reference'] == 'cam2'
+                                             and 'without synchronization' in diag_values(d['model'])['model_note']))
         for k in range(6, 9):  # the configured reference returns
             rig.tick(k)
             assert rig.wait_stamp(rig.stamp(k, 0))
@@ -240,7 +169,7 @@ def test_malformed_images_are_rejected_and_the_node_survives(ros, model):
         rig.tick(4, views=(1, 0))
         assert rig.wait_stamp(rig.stamp(4, 0))
         assert rig.pipe.calls[-1][0] == [True, True, True]
-        assert wait_for(lambda: _values(rig.last_diag().get('camera cam2', DiagnosticStatus()))
+        assert wait_for(lambda: diag_values(rig.last_diag().get('camera cam2', DiagnosticStatus()))
                         .get('frames_rejected') == '5')
     finally:
         rig.close()

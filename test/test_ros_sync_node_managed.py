@@ -32,7 +32,7 @@ from ros_support import (  # noqa: E402
 )
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
-from test_ros_sync_node import BASE_NS, Rig, _values  # noqa: E402
+from sync_node_rig import BASE_NS, Rig, diag_values  # noqa: E402
 
 from vsync_ros.geometry.presets import rig as preset_rig  # noqa: E402
 from vsync_ros.ros.image_conversion import make_image_msg  # noqa: E402
@@ -115,7 +115,7 @@ def test_lifecycle_transitions_over_the_standard_services(ros, tmp_path):
         assert wait_for(lambda: any(f'{name}: model' in _statuses(m) and f'{name}: estimate' in _statuses(m)
                                     for m in ros.msgs('/diagnostics')), 20.0)
         msg = [m for m in ros.msgs('/diagnostics') if f'{name}: model' in _statuses(m)][-1]
-        model_values = _values(_statuses(msg)[f'{name}: model'])
+        model_values = diag_values(_statuses(msg)[f'{name}: model'])
         assert model_values['device'] == str(node.pipeline.device) == 'cpu'  # no CUDA on the test machine
         assert model_values['lifecycle_state'] == 'active'
         assert transition(Transition.TRANSITION_DEACTIVATE)
@@ -168,7 +168,7 @@ def _watch_estimates(ros: RosHarness, rig: Rig) -> str:
 def _estimate(ros: RosHarness, topic: str, stamp: int) -> dict[str, str] | None:
     for m in ros.msgs(topic):
         if stamp_to_ns(m.header.stamp) == stamp:
-            return {**_values(m.status[0]), 'level': m.status[0].level, 'message': m.status[0].message}
+            return {**diag_values(m.status[0]), 'level': m.status[0].level, 'message': m.status[0].message}
     return None
 
 
@@ -246,7 +246,7 @@ def test_suppress_withholds_degraded_density_and_count(ros, model):
         assert rig.stamp(1, 0) not in rig.stamps('density')
         assert wait_for(lambda: ros.logs(rig.name, Log.ERROR, 'density and count withheld'))
         assert wait_for(lambda: rig.any_diag(lambda d: d['estimate'].level == DiagnosticStatus.ERROR
-                                             and _values(d['estimate'])['suppressed_estimates'] != '0'))
+                                             and diag_values(d['estimate'])['suppressed_estimates'] != '0'))
         rig.tick(2)  # all views again: published
         assert rig.wait_stamp(rig.stamp(2, 0), 20.0)
     finally:
@@ -324,7 +324,7 @@ def test_large_frames_with_reliable_qos_and_incompatible_publishers_reported(ros
 
         def cam3_hint(msg) -> bool:
             s = _statuses(msg).get(f'{name}: camera cam3')
-            return (s is not None and s.hardware_id == topics[2] and 'incompatible' in _values(s).get('hint', '')
+            return (s is not None and s.hardware_id == topics[2] and 'incompatible' in diag_values(s).get('hint', '')
                     and s.level == DiagnosticStatus.WARN)
         assert wait_for(lambda: any(cam3_hint(m) for m in ros.msgs('/diagnostics')), 20.0)
         # /diagnostics: stable names, the device really used, hardware_id per camera
