@@ -13,7 +13,7 @@ from vsync_ros.engine.checkpoint import load_checkpoint
 from vsync_ros.engine.config import Config, PoseConfig, load_any_config
 from vsync_ros.engine.fit import fit
 
-pytestmark = pytest.mark.slow  # every test here trains
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('one_torch_thread')]  # every test here trains
 
 COUNT_TINY = ['model.image_height=48', 'model.image_width=64', 'model.encoder_channels=[4,4,8,8]',
               'model.flow_encoder_channels=[4,4,8,8]', 'model.decoder_channels=[8,8]', 'model.flow_width=0.125',
@@ -21,14 +21,6 @@ COUNT_TINY = ['model.image_height=48', 'model.image_width=64', 'model.encoder_ch
 POSE_TINY = ['model.image_height=64', 'model.image_width=64', 'model.backbone_channels=[16,16,16]',
              'model.feature_channels=8', 'model.volume_size=16', 'model.v2v_channels=[8,8,8,8]',
              'model.flow_channels=8', 'model.flow_width=0.125', 'train.threads=1']
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')

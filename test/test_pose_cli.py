@@ -19,21 +19,13 @@ from vsync_ros.engine.tasks.pose import PoseSamples
 from vsync_ros.engine.train import main as train_main
 from vsync_ros.yaml_config import ConfigError
 
-pytestmark = pytest.mark.slow  # synthesizes pose worlds and trains
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('one_torch_thread')]  # synthesizes pose worlds and trains
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'config' / 'train'
 TINY = ['model.image_height=64', 'model.image_width=64', 'model.backbone_channels=[16,16,16]',
         'model.feature_channels=8', 'model.volume_size=16', 'model.v2v_channels=[8,8,8,8]',
         'model.flow_channels=8', 'model.flow_width=0.125', 'train.threads=1', 'train.log_every=1']
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')

@@ -25,13 +25,7 @@ from vsync_ros.models.pose import (
 )
 from vsync_ros.yaml_config import ConfigError
 
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)          # small CPU tests: 1 thread is fastest on a shared machine
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # small CPU tests: 1 thread is fastest here
 
 
 @pytest.fixture(scope='module')

@@ -20,13 +20,7 @@ from vsync_ros.models.pose import PoseModelConfig, VolumetricPoseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def tiny_pose_cfg(**kw) -> PoseModelConfig:
