@@ -38,6 +38,7 @@ setup(
     entry_points={
         'console_scripts': [
             'vsync-synth = vsync_ros.data.cli:main',
+            'vsync-rig = vsync_ros.data.rig_cli:main',
             'vsync-train = vsync_ros.engine.train:main',
             'vsync-eval = vsync_ros.engine.evaluate:main',
             'vsync-bench = vsync_ros.reports.bench:main',
