@@ -21,7 +21,8 @@ from vsync_ros.geometry.presets import plaza_cameras
 from vsync_ros.geometry.rig import CoverageSettings, choose_region, read_rig, rig_coverage
 
 # ../shared/data next to the checkout (a git worktree one level deeper also finds it)
-SHARED = next((p / 'shared' / 'data' for p in Path(__file__).resolve().parents[2:4] if (p / 'shared' / 'data').is_dir()),
+SHARED = next((p / 'shared' / 'data' for p in Path(__file__).resolve().parents[2:4]
+               if (p / 'shared' / 'data').is_dir()),
               Path(__file__).resolve().parents[2] / 'shared' / 'data')
 PETS = SHARED / 'pets2009' / 'calibration'
 H36M = SHARED / 'h36m' / 'camera-parameters.json'
