@@ -178,9 +178,26 @@ class CrowdWorld:
         return self.config.view_sigma_px * self.cameras[0].width / 384.0
 
     def describe(self) -> dict:
-        """JSON-serialisable description (for data-set manifests)."""
-        return {'type': 'crowd', 'config': self.config.to_dict(), 'region': self.region.as_dict(),
-                'view_sigma_px': self.view_sigma_px, 'cameras': [c.name for c in self.cameras]}
+        """JSON-serialisable description (for data-set manifests; ``source``: the crowd's own description)."""
+        d = {'type': 'crowd', 'config': self.config.to_dict(), 'region': self.region.as_dict(),
+             'view_sigma_px': self.view_sigma_px, 'cameras': [c.name for c in self.cameras]}
+        if callable(getattr(self.sim, 'describe', None)):
+            d['source'] = self.sim.describe()
+        return d
+
+    def time_ranges(self, split: str) -> list[tuple[float, float]] | None:
+        """Intervals (s) in which frames of ``split`` may be rendered, or None (any time).
+
+        The simulated crowd exists at any time (None). A crowd of real trajectories exists only inside
+        its annotated interval(s): ``crowd.time_ranges(split)`` if it has one (several sequences, each
+        in a split, e.g. :class:`~vsync_ros.data.readers.pets_tracks.PetsTimeline`), else
+        ``[crowd.time_range_s]`` for both splits.
+        """
+        per_split = getattr(self.sim, 'time_ranges', None)
+        if callable(per_split):
+            return [(float(a), float(b)) for a, b in per_split(split)]
+        whole = getattr(self.sim, 'time_range_s', None)
+        return None if whole is None else [(float(whole[0]), float(whole[1]))]
 
     def _make_vignette(self, cam: Camera) -> np.ndarray:
         y, x = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
