@@ -4,11 +4,10 @@ The files are not part of the package; these tests skip with the reason where th
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from pets_data import have_pets_data, pets_data_root
 
 from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
 from vsync_ros.data.readers.pets2009 import PETS_REGION, pets_cameras
@@ -25,8 +24,8 @@ from vsync_ros.data.readers.pets_tracks import (
 from vsync_ros.data.readers.tsai import read_tsai_params, tsai_project
 from vsync_ros.geometry.epipolar import fundamental_matrix
 
-DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'pets2009'
-if not (DATA / 'calibration' / 'View_001.xml').is_file():
+DATA = pets_data_root()
+if not have_pets_data():
     pytest.skip(f'the PETS2009 data root {DATA} is absent (see the README: data is read from a root you give)',
                 allow_module_level=True)
 

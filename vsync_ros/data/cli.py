@@ -6,6 +6,15 @@ Examples::
     vsync-synth data/plaza_const --mode constant --tau 5 -5 --size 384x288
     vsync-synth data/plaza_city --preset citystreet --people 20 40 --seed 3
     vsync-synth data/plaza_pets --sheet-only --sheet data/plaza_pets/sheet.png
+    vsync-synth data/pets_const --world pets --data-root ../shared/data/pets2009 --mode constant
+    vsync-synth data/pets_s1l1 --world pets --data-root ../shared/data/pets2009 --sequence S1L1-1 --n-train 20
+
+``--world pets`` renders PETS2009 from its real calibration (views 1-3) and the real annotated
+trajectories of its sequences (default: the MVMS split, train S2L2 + S2L3, test S1L1-1, S1L1-2,
+S1L2-1, S1L2-2), in a PETS-like scene, at 384x288, with ground truth on the MVMS grid (152x177
+cells of 0.4 m). Reference frames every 1/7 s; a frame set is kept only if every view time
+t + offset lies inside its sequence's annotated interval; by default every such set is written.
+The data root is read, never copied: the manifest records it and the sequence names.
 """
 from __future__ import annotations
 
@@ -35,11 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                'contact_sheet.png (see docs/data.md).')
     p.add_argument('out', type=Path, help='output folder (must be empty unless --overwrite)')
     g = p.add_argument_group('world')
-    g.add_argument('--world', choices=['crowd', 'pose'], default='crowd',
+    g.add_argument('--world', choices=['crowd', 'pose', 'pets'], default='crowd',
                    help="'crowd': people walking on the plaza, task counting (default); 'pose': the 3D-pose "
-                        'motion world (vsync_ros.data.motion_world), task pose')
-    g.add_argument('--size', type=_size, default=(192, 144), metavar='WxH',
-                   help='stored image size (default 192x144; PETS2009 uses 384x288)')
+                        "motion world (vsync_ros.data.motion_world), task pose; 'pets': PETS2009's real rig and "
+                        'real annotated trajectories (needs --data-root), task counting')
+    g.add_argument('--size', type=_size, default=None, metavar='WxH',
+                   help='stored image size (default 192x144; 384x288 for --world pets, as PETS2009 in the paper)')
     g.add_argument('--people', type=int, nargs=2, default=(10, 30), metavar=('MIN', 'MAX'),
                    help='crowd size range: the target number of people in the walk area varies slowly '
                         'between MIN and MAX (default 10 30)')
@@ -61,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                         'the image width (default 3)')
     g.add_argument('--noise', type=float, default=2.0, metavar='STD',
                    help='sensor noise std in grey levels (default 2)')
+    g = p.add_argument_group('PETS2009 (--world pets)')
+    g.add_argument('--data-root', type=Path, default=None, metavar='DIR',
+                   help='PETS2009 data root holding calibration/View_00{1,2,3}.xml and '
+                        'annotations/PETS2009-<seq>.xml (read only; recorded in the manifest)')
+    g.add_argument('--sequence', nargs='+', default=None, metavar='SEQ',
+                   help='sequences serving both splits (the test split starts after the train frames and '
+                        '--test-gap); instead of --train-sequences / --test-sequences')
+    g.add_argument('--train-sequences', nargs='+', default=None, metavar='SEQ',
+                   help='training sequences (default S2L2 S2L3, the MVMS split)')
+    g.add_argument('--test-sequences', nargs='+', default=None, metavar='SEQ',
+                   help='test sequences (default S1L1-1 S1L1-2 S1L2-1 S1L2-2, the MVMS split)')
     g = p.add_argument_group('desynchronization (paper Sec. IV.B)')
     g.add_argument('--preset', choices=sorted(PRESETS), default=None,
                    help='latency preset: pets (dt 1/7 s, tau +5/-5 s, kappa 5 s), citystreet (dt 1 s, tau +3/-3 s, '
@@ -86,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                         '(h36m presets: 1/50 s)')
     g.add_argument('--desync-seed', type=int, default=None, help='seed of the offsets (default: --seed)')
     g = p.add_argument_group('output')
-    g.add_argument('--n-train', type=int, default=800, help='training samples (default 800)')
-    g.add_argument('--n-test', type=int, default=200, help='test samples, later in time than all training frames '
-                   '(default 200)')
+    g.add_argument('--n-train', type=int, default=None,
+                   help='training samples (default 800; --world pets: every frame set that fits, at most N if given)')
+    g.add_argument('--n-test', type=int, default=None, help='test samples, later in time than all training frames '
+                   '(default 200; --world pets: every frame set that fits, at most N if given)')
     g.add_argument('--test-gap', type=float, default=None, metavar='S',
                    help='extra time between the splits (default 2 * max latency + 10 s)')
     g.add_argument('--format', choices=['png', 'jpg'], default='png', help='image format (default png, lossless)')
@@ -105,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _make_world(args):
     from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
+    if args.world == 'pets':
+        from vsync_ros.data.pets_world import pets_world
+        from vsync_ros.data.readers.pets_tracks import TEST_TRACKS, TRAIN_TRACKS
+        cfg = CrowdWorldConfig(image_size=args.size, seed=args.seed, scene_seed=args.scene_seed,
+                               gp_cell_m=args.gp_cell, gp_sigma_m=args.gp_sigma, view_sigma_px=args.view_sigma,
+                               noise_std=args.noise)
+        kw = ({'sequences': args.sequence} if args.sequence else
+              {'train': args.train_sequences or TRAIN_TRACKS, 'test': args.test_sequences or TEST_TRACKS})
+        return pets_world(args.data_root, config=cfg, **kw)
     if args.world == 'pose':
         from vsync_ros.data.motion_world import MotionWorld
         from vsync_ros.geometry.presets import studio_cameras
@@ -126,7 +157,24 @@ def main(argv=None) -> int:
     if args.sheet_only:
         print(make_contact_sheet(args.out, sheet, n_samples=args.sheet_samples))
         return 0
-    world = _make_world(args)
+    pets = args.world == 'pets'
+    if args.size is None:
+        args.size = (384, 288) if pets else (192, 144)
+    if pets:
+        if args.data_root is None:
+            raise SystemExit('vsync-synth: --world pets needs --data-root (the PETS2009 calibration and annotations)')
+        if args.sequence and (args.train_sequences or args.test_sequences):
+            raise SystemExit('vsync-synth: give --sequence or --train-sequences / --test-sequences, not both')
+    elif args.data_root or args.sequence or args.train_sequences or args.test_sequences:
+        raise SystemExit('vsync-synth: --data-root and the sequence options need --world pets')
+    if args.n_train is None:
+        args.n_train = None if pets else 800
+    if args.n_test is None:
+        args.n_test = None if pets else 200
+    try:
+        world = _make_world(args)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f'vsync-synth: {exc}') from exc
     n_views = len(world.cameras)
     if args.preset is None:
         args.preset = 'h36m_train' if args.world == 'pose' else 'pets'
@@ -152,13 +200,17 @@ def main(argv=None) -> int:
         raise SystemExit(f'vsync-synth: {exc}') from exc
     start = time.perf_counter()
     try:
-        generate_dataset(args.out, world, desync, n_train=args.n_train, n_test=args.n_test, image_size=args.size,
-                         image_format=args.format, jpeg_quality=args.jpeg_quality, test_gap_s=args.test_gap,
-                         progress=not args.no_progress, overwrite=args.overwrite)
+        manifest = generate_dataset(args.out, world, desync, n_train=args.n_train, n_test=args.n_test,
+                                    image_size=args.size, image_format=args.format, jpeg_quality=args.jpeg_quality,
+                                    test_gap_s=args.test_gap, progress=not args.no_progress,
+                                    overwrite=args.overwrite)
     except (FileExistsError, ValueError) as exc:
         raise SystemExit(f'vsync-synth: {exc}') from exc
     elapsed = time.perf_counter() - start
-    n = args.n_train + args.n_test
+    n = sum(int(info['n']) for info in manifest['splits'].values())
+    for split, info in manifest['splits'].items():
+        if 'n_dropped' in info:
+            print(f'{split}: {info["n"]} frame sets ({info["n_dropped"]} dropped: a view time outside its sequence)')
     rate = elapsed / max(n, 1) * 1000
     print(f'wrote {n} samples x {n_views} views to {args.out} in {elapsed:.1f} s ({rate:.0f} ms/sample)')
     if not args.no_sheet:

@@ -31,6 +31,7 @@ from vsync_ros.geometry.ground import GroundRegion
 from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_cameras, studio_cameras
 
 RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDIO_REGION)}
+SCENE_STYLES = ('plaza', 'pets')
 _NOISE_BANK = 6
 
 
@@ -49,7 +50,10 @@ class CrowdWorldConfig:
         view_sigma_px: Gaussian sigma of the image head density at 384 px width; scaled with width.
         noise_std: sensor noise standard deviation (grey levels).
         illumination: amplitude of the slow global brightness change (0 disables).
-        furniture: place lamp posts, planters and benches on the plaza.
+        furniture: place lamp posts, planters and benches on the plaza (lamp posts in the PETS scene).
+        scene: static scene style: 'plaza' (the synthetic plaza, :mod:`~vsync_ros.data.scene`) or 'pets'
+            (lawns, roads, brick buildings and lamp posts laid out as the real PETS2009 scene,
+            :mod:`~vsync_ros.data.pets_scene`; meant for the real PETS2009 rig and region).
     """
 
     rig: str = 'plaza'
@@ -63,8 +67,11 @@ class CrowdWorldConfig:
     noise_std: float = 2.0
     illumination: float = 0.06
     furniture: bool = True
+    scene: str = 'plaza'
 
     def __post_init__(self) -> None:
+        if self.scene not in SCENE_STYLES:
+            raise ValueError(f'unknown scene style {self.scene!r} (choose from {", ".join(SCENE_STYLES)})')
         if self.rig not in RIGS:
             raise ValueError(f'unknown rig {self.rig!r} (choose from {", ".join(RIGS)})')
         w, h = self.image_size
@@ -82,6 +89,8 @@ class CrowdWorldConfig:
         d = asdict(self)
         d['image_size'] = list(self.image_size)
         d['crowd'] = {k: list(v) if isinstance(v, tuple) else v for k, v in d['crowd'].items()}
+        if d['scene'] == 'plaza':  # the default: plaza manifests stay as they were before scene styles
+            del d['scene']
         return d
 
     @classmethod
@@ -100,13 +109,18 @@ _BACKGROUNDS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _SCENES: dict[tuple, StaticScene] = {}
 
 
-def _scene(region: GroundRegion, scene_seed: int, cameras: list[Camera], furniture: bool) -> StaticScene:
-    key = (region, scene_seed, tuple(c.fingerprint() for c in cameras), furniture)
+def _scene(region: GroundRegion, scene_seed: int, cameras: list[Camera], furniture: bool,
+           style: str = 'plaza') -> StaticScene:
+    key = (region, scene_seed, tuple(c.fingerprint() for c in cameras), furniture, style)
     if key not in _SCENES:
         if len(_SCENES) > 8:
             _SCENES.clear()
-        n = (4, 2, 2) if furniture else (0, 0, 0)
-        _SCENES[key] = StaticScene(region, scene_seed, cameras, *n)
+        if style == 'pets':
+            from vsync_ros.data.pets_scene import PetsScene
+            _SCENES[key] = PetsScene(region, scene_seed, cameras, furniture)
+        else:
+            n = (4, 2, 2) if furniture else (0, 0, 0)
+            _SCENES[key] = StaticScene(region, scene_seed, cameras, *n)
     return _SCENES[key]
 
 
@@ -132,14 +146,15 @@ class CrowdWorld:
         self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams(*cfg.image_size)
         base_region = region or rig_region
         self.region = base_region.with_cell(cfg.gp_cell_m)
-        self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture)
+        self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture, cfg.scene)
         self.sim = crowd if crowd is not None else CrowdSimulator(base_region, cfg.crowd, cfg.seed,
                                                                   self.scene.obstacles())
         self._bg: list[np.ndarray] = []
         self._struct_depth: list[np.ndarray] = []
         self._ground: list[np.ndarray] = []
         for cam in self.cameras:
-            key = (self.scene.region, self.scene.seed, self.scene.box, len(self.scene.structures), cam.fingerprint())
+            key = (self.scene.region, self.scene.seed, self.scene.box, len(self.scene.structures), cam.fingerprint(),
+                   cfg.scene)
             if key not in _BACKGROUNDS:
                 if len(_BACKGROUNDS) > 32:
                     _BACKGROUNDS.clear()
@@ -163,9 +178,26 @@ class CrowdWorld:
         return self.config.view_sigma_px * self.cameras[0].width / 384.0
 
     def describe(self) -> dict:
-        """JSON-serialisable description (for data-set manifests)."""
-        return {'type': 'crowd', 'config': self.config.to_dict(), 'region': self.region.as_dict(),
-                'view_sigma_px': self.view_sigma_px, 'cameras': [c.name for c in self.cameras]}
+        """JSON-serialisable description (for data-set manifests; ``source``: the crowd's own description)."""
+        d = {'type': 'crowd', 'config': self.config.to_dict(), 'region': self.region.as_dict(),
+             'view_sigma_px': self.view_sigma_px, 'cameras': [c.name for c in self.cameras]}
+        if callable(getattr(self.sim, 'describe', None)):
+            d['source'] = self.sim.describe()
+        return d
+
+    def time_ranges(self, split: str) -> list[tuple[float, float]] | None:
+        """Intervals (s) in which frames of ``split`` may be rendered, or None (any time).
+
+        The simulated crowd exists at any time (None). A crowd of real trajectories exists only inside
+        its annotated interval(s): ``crowd.time_ranges(split)`` if it has one (several sequences, each
+        in a split, e.g. :class:`~vsync_ros.data.readers.pets_tracks.PetsTimeline`), else
+        ``[crowd.time_range_s]`` for both splits.
+        """
+        per_split = getattr(self.sim, 'time_ranges', None)
+        if callable(per_split):
+            return [(float(a), float(b)) for a, b in per_split(split)]
+        whole = getattr(self.sim, 'time_range_s', None)
+        return None if whole is None else [(float(whole[0]), float(whole[1]))]
 
     def _make_vignette(self, cam: Camera) -> np.ndarray:
         y, x = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)

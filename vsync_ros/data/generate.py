@@ -5,9 +5,16 @@ For every reference time ``t = t0 + k * dt`` of a split, view ``i`` is rendered 
 frames, needed by the warping loss l_W), and the ground truth is taken at ``t``. The test split
 starts after the last train frame plus a gap larger than twice the largest offset, so no frame of
 one split lies within the time span of the other.
+
+Worlds whose people exist only inside some time intervals (real annotated trajectories: a world with
+``time_ranges(split)`` returning intervals, e.g. PETS2009 sequences) are sampled on the grid
+``t0 + g * dt`` inside those intervals, and a frame set is kept only if its reference time and every
+view time ``t + offset_i`` lie inside one interval (:func:`frame_sets`). Worlds without intervals
+(``time_ranges`` absent or returning None) are sampled exactly as before.
 """
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -17,7 +24,7 @@ from tqdm import tqdm
 from vsync_ros import __version__
 from vsync_ros.data import storage
 from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig, resize_frame
-from vsync_ros.data.desync import STREAM_TEST, STREAM_TRAIN, DesyncConfig, pets
+from vsync_ros.data.desync import STREAM_TEST, STREAM_TRAIN, DesyncConfig, DesyncSample, pets
 from vsync_ros.data.world import TASKS, World
 
 SPLITS = (('train', STREAM_TRAIN), ('test', STREAM_TEST))
@@ -32,6 +39,79 @@ def split_times(desync: DesyncConfig, n_train: int, test_gap_s: float | None = N
         raise ValueError(f'test gap {gap} s is too small: frames of the two splits would overlap in time '
                          f'(needs > {span - desync.dt_s:.3f} s)')
     return {'train': desync.t0_s, 'test': desync.t0_s + max(n_train, 0) * desync.dt_s + gap}
+
+
+def _interval_of(t: float, ranges: list[tuple[float, float]], eps: float) -> tuple[float, float] | None:
+    """The first interval of ``ranges`` containing ``t`` (within ``eps`` seconds), or None."""
+    for a, b in ranges:
+        if a - eps <= t <= b + eps:
+            return a, b
+    return None
+
+
+def frame_sets(desync: DesyncConfig, stream: int, ranges: list[tuple[float, float]], n: int | None = None,
+               first_index: int = 0, eps: float = 1e-6) -> tuple[list[tuple[int, float, DesyncSample]], int]:
+    """Frame sets of one split of a world that exists only inside ``ranges``.
+
+    Reference times are the grid ``t0 + g * dt`` (g >= ``first_index``); the offsets of grid frame g are
+    ``desync.sample(g, stream)``. A frame set is kept when its reference time and the capture time
+    ``t + offset_i`` of every valid view lie inside the interval that holds ``t`` (``eps`` seconds of
+    tolerance for float time arithmetic).
+
+    Args:
+        desync: desynchronization settings (dt, t0, offsets). stream: offset stream of the split.
+        ranges: intervals (first, last) in seconds where frames may be rendered.
+        n: keep at most this many frame sets (None: all).
+        first_index: first grid index considered.
+
+    Returns:
+        (kept, dropped): kept = [(grid index g, reference time s, DesyncSample)] in time order;
+        dropped = number of grid reference times inside an interval whose view times were not.
+    """
+    kept: list[tuple[int, float, DesyncSample]] = []
+    dropped = 0
+    if not ranges or (n is not None and n <= 0):
+        return kept, dropped
+    end = max(b for _, b in ranges)
+    g = int(first_index)
+    while n is None or len(kept) < n:
+        t = float(desync.reference_time(g))
+        if t > end + eps:
+            break
+        span = _interval_of(t, ranges, eps)
+        if span is not None:
+            smp = desync.sample(g, stream)
+            times = [t + float(o) for o, ok in zip(smp.offsets_s, smp.valid) if ok]
+            if all(span[0] - eps <= x <= span[1] + eps for x in times):
+                kept.append((g, t, smp))
+            else:
+                dropped += 1
+        g += 1
+    return kept, dropped
+
+
+def _overlap(r1: list[tuple[float, float]], r2: list[tuple[float, float]]) -> bool:
+    return any(a <= d and c <= b for a, b in r1 for c, d in r2)
+
+
+def plan_frame_sets(desync: DesyncConfig, ranges: dict[str, list[tuple[float, float]]],
+                    n_train: int | None, n_test: int | None, test_gap_s: float | None = None
+                    ) -> dict[str, tuple[list[tuple[int, float, DesyncSample]], int]]:
+    """Frame sets of both splits of a world with time intervals ({split: (kept, dropped)}, see :func:`frame_sets`).
+
+    When the two splits have disjoint intervals (e.g. separate PETS2009 sequences) each uses all of its
+    own; when they share intervals the test split starts after the last train reference frame plus
+    ``dt`` and the test gap (default 2 * max offset + 10 s), as for worlds without intervals.
+    """
+    split_times(desync, 0, test_gap_s)  # validates the gap
+    train = frame_sets(desync, STREAM_TRAIN, ranges['train'], n_train)
+    first = 0
+    if _overlap(ranges['train'], ranges['test']):
+        gap = 2.0 * desync.max_abs_offset_s + 10.0 if test_gap_s is None else float(test_gap_s)
+        last = train[0][-1][1] if train[0] else desync.t0_s - desync.dt_s
+        first = max(0, math.ceil((last + desync.dt_s + gap - desync.t0_s) / desync.dt_s - 1e-9))
+    test = frame_sets(desync, STREAM_TEST, ranges['test'], n_test, first_index=first)
+    return {'train': train, 'test': test}
 
 
 def _prepare_dir(out: Path, overwrite: bool) -> None:
@@ -69,8 +149,8 @@ def make_world(world, image_size: tuple[int, int] | None) -> World:
     return world
 
 
-def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_train: int = 100,
-                     n_test: int = 50, image_size: tuple[int, int] | None = None, image_format: str = 'png',
+def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_train: int | None = 100,
+                     n_test: int | None = 50, image_size: tuple[int, int] | None = None, image_format: str = 'png',
                      jpeg_quality: int = 95, test_gap_s: float | None = None, progress: bool = True,
                      overwrite: bool = False, contact_sheet: bool | str | Path = False) -> dict:
     """Generate a data set on disk and return its manifest.
@@ -80,7 +160,8 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
         world: a :class:`World`, a :class:`CrowdWorldConfig`, a callable ``image_size -> World``,
             or None for the default plaza crowd.
         desync: desynchronization settings (default: PETS-like random latency, kappa = 5 s).
-        n_train, n_test: number of samples per split.
+        n_train, n_test: number of samples per split. For a world with time intervals (``time_ranges``)
+            these are upper bounds, and None takes every frame set that fits (:func:`frame_sets`).
         image_size: stored (width, height); frames are rendered at this size for a CrowdWorldConfig,
             otherwise resized (area interpolation) from the world's camera size.
         image_format: 'png' (lossless) or 'jpg'.
@@ -93,10 +174,16 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
     """
     if image_format not in storage.IMAGE_EXT:
         raise ValueError(f'image_format must be png or jpg, got {image_format!r}')
-    if n_train < 0 or n_test < 0 or n_train + n_test == 0:
+    if (n_train is not None and n_train < 0) or (n_test is not None and n_test < 0) or n_train == n_test == 0:
         raise ValueError('need n_train, n_test >= 0 and at least one sample')
     out = Path(out_dir)
     w = make_world(world, image_size)
+    get_ranges = getattr(w, 'time_ranges', None)
+    ranges = {split: get_ranges(split) for split, _ in SPLITS} if callable(get_ranges) else None
+    if ranges is not None and any(r is None for r in ranges.values()):
+        ranges = None
+    if ranges is None and (n_train is None or n_test is None):
+        raise ValueError('n_train / n_test = None (all frame sets) needs a world with time intervals')
     if w.task not in TASKS:
         raise ValueError(f'world task {w.task!r} is not one of {TASKS}')
     n_views = len(w.cameras)
@@ -110,7 +197,18 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
     dst_w, dst_h = (int(image_size[0]), int(image_size[1])) if image_size is not None else (src_w, src_h)
     sx, sy = dst_w / src_w, dst_h / src_h
     cams = [c if (c.width, c.height) == (dst_w, dst_h) else c.scaled(dst_w, dst_h) for c in w.cameras]
-    starts = split_times(desync, n_train, test_gap_s)
+    if ranges is None:
+        starts = split_times(desync, n_train, test_gap_s)
+        plans = {split: [(k, starts[split] + k * desync.dt_s, desync.sample(k, stream)) for k in range(n)]
+                 for (split, stream), n in zip(SPLITS, (n_train, n_test))}
+        dropped = {}
+    else:
+        planned = plan_frame_sets(desync, ranges, n_train, n_test, test_gap_s)
+        plans = {split: kept for split, (kept, _) in planned.items()}
+        dropped = {split: d for split, (_, d) in planned.items()}
+        if not any(plans.values()):
+            raise ValueError(f'no frame set fits the world\'s time intervals {ranges} with offsets up to '
+                             f'{desync.max_abs_offset_s} s')
     _prepare_dir(out, overwrite)
     for cam in cams:
         cam.to_yaml(out / 'cameras' / f'{cam.name}.yaml')
@@ -132,15 +230,15 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
         return out_l
 
     splits_info = {}
-    counts = {'train': n_train, 'test': n_test}
-    bar = tqdm(total=n_train + n_test, desc=f'vsync-synth {out.name}', unit='sample', disable=not progress)
+    bar = tqdm(total=sum(len(p) for p in plans.values()), desc=f'vsync-synth {out.name}', unit='sample',
+               disable=not progress)
     for split, stream in SPLITS:
-        n = counts[split]
+        n = len(plans[split])
         index = {'time_s': [], 'offsets_s': [], 'view_valid': [], 'ref_view': [], 'frame_time_s': []}
+        if ranges is not None:
+            index['grid_index'] = [g for g, _, _ in plans[split]]
         t_min, t_max = np.inf, -np.inf
-        for k in range(n):
-            t_ref = starts[split] + k * desync.dt_s
-            smp = desync.sample(k, stream)
+        for k, (_, t_ref, smp) in enumerate(plans[split]):
             raw = w.ground_truth(t_ref, view_density=False) if isinstance(w, CrowdWorld) else w.ground_truth(t_ref)
             gt = {key: np.asarray(val) for key, val in raw.items() if key != 'view_density'}
             frame_times = []
@@ -167,8 +265,14 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
         index['n'] = n
         index['stream'] = stream
         storage.write_json(out / split / 'index.json', index)
-        splits_info[split] = {'n': n, 't0_s': starts[split], 'stream': stream,
-                              'frame_time_range_s': [float(t_min), float(t_max)] if n else None}
+        if ranges is None:
+            splits_info[split] = {'n': n, 't0_s': starts[split], 'stream': stream,
+                                  'frame_time_range_s': [float(t_min), float(t_max)] if n else None}
+        else:
+            splits_info[split] = {'n': n, 't0_s': plans[split][0][1] if n else None, 'stream': stream,
+                                  'frame_time_range_s': [float(t_min), float(t_max)] if n else None,
+                                  'time_ranges_s': [[float(a), float(b)] for a, b in ranges[split]],
+                                  'n_dropped': int(dropped[split])}
     bar.close()
 
     manifest = {

@@ -17,6 +17,7 @@ The files are not part of this package (see the README of the data root): pass t
 """
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -238,3 +239,88 @@ class PetsCrowd:
         vel_a = np.asarray(vel, np.float64).reshape(n, 2)
         return CrowdState(np.asarray(ids, np.int64), xy_a, vel_a, np.arctan2(vel_a[:, 1], vel_a[:, 0]),
                           np.asarray(walk, np.float64))
+
+
+class PetsTimeline:
+    """Several PETS2009 sequences one after another on one time axis, each belonging to a split.
+
+    Sequence ``j`` occupies the global interval ``start_s[j] + time_range_s`` (seconds); the starts are
+    whole frames (multiples of 1/7 s) and consecutive sequences are ``gap_s`` apart, so a reference
+    grid ``t0 + k / 7`` with ``t0 = 0`` falls on annotated frames. Between sequences nobody is present.
+    Person ids are made unique over the timeline: ``j * ID_STRIDE + annotated id``.
+
+    It is a crowd for :class:`~vsync_ros.data.crowd_world.CrowdWorld` (``state`` / ``appearance``) and
+    tells the data-set writer where frames may be rendered (:meth:`time_ranges`).
+
+    Args:
+        tracks: the sequences, in timeline order.
+        splits: per sequence 'train', 'test' or 'any' (usable by both splits).
+        seed: clothing seed (sequence ``j`` uses ``seed + j``).
+        gap_s: time between the last frame of a sequence and the first of the next (s).
+        data_root: where the annotations were read (recorded by :meth:`describe`; the data stay there).
+    """
+
+    ID_STRIDE = 100_000
+
+    def __init__(self, tracks: list[PetsTracks], splits: list[str], seed: int = 0, gap_s: float = 60.0,
+                 data_root: str | Path | None = None) -> None:
+        if not tracks or len(tracks) != len(splits):
+            raise ValueError('need one split per sequence and at least one sequence')
+        bad = [s for s in splits if s not in ('train', 'test', 'any')]
+        if bad:
+            raise ValueError(f"splits must be 'train', 'test' or 'any', got {bad}")
+        if gap_s < 0:
+            raise ValueError(f'gap_s must be >= 0, got {gap_s}')
+        self.crowds = [PetsCrowd(tr, seed=int(seed) + j) for j, tr in enumerate(tracks)]
+        self.splits = list(splits)
+        self.data_root = None if data_root is None else str(data_root)
+        self.gap_s = float(gap_s)
+        starts, frame = [], 0
+        for tr in tracks:
+            starts.append(frame)
+            frame += max(int(f[-1]) for f in tr.frames) + 1 + int(math.ceil(self.gap_s * FPS))
+        self.start_frames = starts
+        self.start_s = [f / FPS for f in starts]
+
+    @property
+    def names(self) -> list[str]:
+        """Sequence names in timeline order."""
+        return [c.tracks.name for c in self.crowds]
+
+    def ranges_s(self) -> list[tuple[float, float]]:
+        """Global (first, last) annotated time of every sequence, seconds."""
+        return [(s + c.time_range_s[0], s + c.time_range_s[1]) for s, c in zip(self.start_s, self.crowds)]
+
+    def time_ranges(self, split: str) -> list[tuple[float, float]]:
+        """Global intervals (s) of the sequences usable by ``split`` ('train' / 'test')."""
+        return [r for r, s in zip(self.ranges_s(), self.splits) if s in (split, 'any')]
+
+    def locate(self, t: float, eps: float = 1e-6) -> tuple[int, float] | None:
+        """(sequence index, local time in s) of global time ``t``, or None between sequences."""
+        for j, (a, b) in enumerate(self.ranges_s()):
+            if a - eps <= t <= b + eps:
+                return j, float(min(max(t - self.start_s[j], a - self.start_s[j]), b - self.start_s[j]))
+        return None
+
+    def appearance(self, pid: int) -> Appearance:
+        """Clothing and height of timeline person ``pid``."""
+        j, local = divmod(int(pid), self.ID_STRIDE)
+        return self.crowds[j].appearance(local)
+
+    def state(self, t: float) -> CrowdState:
+        """People of the sequence running at global time ``t`` (s); nobody between sequences."""
+        hit = self.locate(float(t))
+        if hit is None:
+            z = np.zeros(0)
+            return CrowdState(np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2)), z, z.copy())
+        j, local = hit
+        st = self.crowds[j].state(local)
+        return st._replace(ids=st.ids + j * self.ID_STRIDE)
+
+    def describe(self) -> dict:
+        """JSON-friendly description for manifests: data root and sequences (names, splits, placement)."""
+        return {'type': 'pets2009', 'data_root': self.data_root, 'fps': FPS, 'gap_s': self.gap_s,
+                'id_stride': self.ID_STRIDE,
+                'sequences': [{'name': c.tracks.name, 'split': sp, 'start_s': st,
+                               'time_range_s': [float(x) for x in c.time_range_s]}
+                              for c, sp, st in zip(self.crowds, self.splits, self.start_s)]}
