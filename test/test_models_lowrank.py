@@ -230,10 +230,11 @@ def test_shipped_checkpoints_factorized_first_layer_and_predictions(name, baseli
 
 
 @pytest.mark.slow
-def test_training_step_gradients_agree_on_a_shipped_checkpoint():
+@pytest.mark.parametrize('name', ['plaza_cls_cor.pt', 'plaza_cls_epi.pt'])
+def test_training_step_gradients_agree_on_a_shipped_checkpoint(name):
     grads = {}
     for form in ('direct', 'factorized'):
-        model, ckpt = load_model(ROOT / 'models' / 'plaza_cls_epi.pt', correlation=form)
+        model, ckpt = load_model(ROOT / 'models' / name, correlation=form)
         model.train()
         batch = random_batch(ckpt.config.model, ckpt.region, len(ckpt.cameras), seed=4)
         out = model(batch, with_sync_targets=True)
@@ -241,6 +242,11 @@ def test_training_step_gradients_agree_on_a_shipped_checkpoint():
         loss.backward()
         grads[form] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     assert grads['direct'].keys() == grads['factorized'].keys()
+    # CLS-cor: rounding only; CLS-epi: the rank truncation (tolerance 1e-8 relative energy) shows most in
+    # the first-conv weight gradient (the correlation itself), up to ~0.6 % of its largest entry
+    per_tensor = 1e-4 if name.endswith('cls_cor.pt') else 1e-2
+    num = sum(float(((grads['factorized'][n] - g) ** 2).sum()) for n, g in grads['direct'].items())
+    den = sum(float((g ** 2).sum()) for g in grads['direct'].values())
+    assert math.sqrt(num / den) < 1e-5
     for n, g in grads['direct'].items():
-        scale = float(g.abs().max())
-        assert torch.allclose(grads['factorized'][n], g, atol=1e-3 * scale + 1e-9), n
+        assert float((grads['factorized'][n] - g).abs().max()) <= per_tensor * float(g.abs().max()), n

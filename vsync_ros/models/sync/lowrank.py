@@ -115,37 +115,54 @@ def _truncate(us: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, total: float,
 
 
 def low_rank_factors(rows: RowFn, shape: tuple[int, int], tol: float, exact_limit: int = 1_500_000,
-                     chunk: int = 1024, start_rank: int = 32, power_iters: int = 2, seed: int = 0) -> LowRank:
+                     dense_limit: int = 64 * 2 ** 20, chunk: int = 1024, start_rank: int = 32,
+                     power_iters: int = 2, seed: int = 0) -> LowRank:
     """Truncated SVD of an (m, n) matrix given by row blocks, keeping relative discarded energy <= ``tol``.
 
     Matrices with at most ``exact_limit`` entries get a full float64 SVD; larger ones a randomized range
-    finder (Gaussian sketch, ``power_iters`` power iterations, block size doubled from ``start_rank`` until
-    the captured energy meets the tolerance), never holding more than ``chunk`` rows at a time.
+    finder (Gaussian sketch, ``power_iters`` power iterations in float32, block size doubled from
+    ``start_rank`` until the captured energy meets the tolerance; B = Q^T M, QR and SVD in float64). Up to
+    ``dense_limit`` entries the matrix is held once in float32 (4 bytes per entry, build time only);
+    beyond, it is recomputed in blocks of ``chunk`` rows at every pass.
     """
     m, n = shape
     if m * n <= exact_limit:
         mat = torch.from_numpy(rows(0, m))
         u, s, vh = torch.linalg.svd(mat, full_matrices=False)
         return _truncate(u, s, vh, float((mat ** 2).sum()), tol, False)
-    blocks = _chunks(m, chunk)
-    total = sum(float((torch.from_numpy(rows(a, b)) ** 2).sum()) for a, b in blocks)
+    if m * n <= dense_limit:
+        dense = torch.from_numpy(rows(0, m)).float()
+        blocks = [(0, m)]
+
+        def block(a: int, b: int) -> torch.Tensor:
+            return dense[a:b]
+    else:
+        blocks = _chunks(m, chunk)
+
+        def block(a: int, b: int) -> torch.Tensor:
+            return torch.from_numpy(rows(a, b)).float()
+
+    def times(x: torch.Tensor) -> torch.Tensor:           # M @ x, (m, q)
+        x32 = x.float()
+        return torch.cat([block(a, b) @ x32 for a, b in blocks]).double()
+
+    def times_t(y: torch.Tensor, exact: bool = False) -> torch.Tensor:   # M^T @ y, (n, q); float64 if exact
+        out = torch.zeros(n, y.shape[1], dtype=torch.float64)
+        for a, b in blocks:
+            for a2, b2 in _chunks(b - a, chunk):
+                mb = block(a + a2, a + b2)
+                out += mb.double().T @ y[a + a2:a + b2] if exact else (mb.T @ y[a + a2:a + b2].float()).double()
+        return out
+
+    total = sum(float((block(a, b).double() ** 2).sum()) for a, b in blocks)
     gen = torch.Generator().manual_seed(seed)
     q = min(start_rank, m, n)
     while True:
-        omega = torch.randn(n, q, generator=gen, dtype=torch.float64)
-        y = torch.cat([torch.from_numpy(rows(a, b)) @ omega for a, b in blocks])          # (m, q)
+        y = times(torch.randn(n, q, generator=gen, dtype=torch.float64))
         for _ in range(power_iters):
-            qm = torch.linalg.qr(y).Q
-            z = torch.zeros(n, q, dtype=torch.float64)
-            for a, b in blocks:
-                z += torch.from_numpy(rows(a, b)).T @ qm[a:b]                              # (n, q)
-            qz = torch.linalg.qr(z).Q
-            y = torch.cat([torch.from_numpy(rows(a, b)) @ qz for a, b in blocks])
+            y = times(torch.linalg.qr(times_t(torch.linalg.qr(y).Q)).Q)
         qm = torch.linalg.qr(y).Q                                                          # (m, q)
-        bmat = torch.zeros(q, n, dtype=torch.float64)
-        for a, b in blocks:
-            bmat += qm[a:b].T @ torch.from_numpy(rows(a, b))                               # (q, n)
-        ub, s, vh = torch.linalg.svd(bmat, full_matrices=False)
+        ub, s, vh = torch.linalg.svd(times_t(qm, exact=True).T, full_matrices=False)      # B = Q^T M (q, n)
         gap = max(total - float((s ** 2).sum()), 0.0)
         if gap <= 0.5 * tol * total or q >= min(m, n):
             return _truncate(qm @ ub, s, vh, total, tol, True)
