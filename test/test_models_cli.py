@@ -60,9 +60,12 @@ def test_bad_config_is_reported(tmp_path, repo_root, capsys):
 
 @pytest.mark.slow  # times models
 def test_bench_table(repo_root):
-    res = bench.run_bench(str(repo_root / 'config' / 'train' / 'small.yaml'), ['cls_cor'], ['cpu'], 1, 2, 1,
-                          True, TINY[:6])
+    res = bench.run_bench(str(repo_root / 'config' / 'train' / 'small.yaml'), ['base', 'cls_cor'], ['cpu'], 1, 2, 1,
+                          True, TINY[:6], views=[4], correlations=['direct', 'factorized'])
     assert all('error' not in r for r in res), res
-    assert res[0]['infer_ms'] > 0 and res[0]['train_step_ms'] > 0 and res[0]['peak_mb'] > 0
+    assert [(r['method'], r['correlation'], r['views']) for r in res] == [
+        ('base', '-', 4), ('cls_cor', 'direct', 4), ('cls_cor', 'factorized', 4)]
+    assert res[1]['infer_ms'] > 0 and res[1]['train_step_ms'] > 0 and res[1]['peak_mb'] > 0
+    assert 'D' in res[1]['forms'] and 'F1' in res[2]['forms']
     table = bench.markdown_table(res, True)
-    assert table.count('\n') == 2 and '| cls_cor | cpu |' in table
+    assert table.count('\n') == 4 and '| cls_cor | factorized |' in table and '| 1.00 |' in table

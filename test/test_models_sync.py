@@ -26,7 +26,8 @@ torch.set_num_threads(1)
 def test_task_configs_inherit_the_sync_fields():
     names = [f.name for f in SyncConfig.__dataclass_fields__.values()]
     assert set(names) == {'flow_width', 'flow_kernel', 'flow_activation', 'corr_levels', 'corr_rescale',
-                          'epipolar_sigma', 'epipolar_kernel', 'epipolar_sigma_in_feature_px', 'share_flow_views'}
+                          'epipolar_sigma', 'epipolar_kernel', 'epipolar_sigma_in_feature_px', 'share_flow_views',
+                          'correlation', 'epipolar_rank_tol'}
     for cls in (ModelConfig, PoseModelConfig):
         assert issubclass(cls, SyncConfig) and set(names) <= set(cls.__dataclass_fields__)
     cfg = ModelConfig(flow_width=0.5, corr_levels=[0, 2])

@@ -102,6 +102,10 @@ def compare_calibration(saved_cams: Sequence[Camera], saved_region: GroundRegion
         raise CheckpointMismatchError(f'calibration mismatch: {reason}')
 
 
+EVALUATION_FIELDS = ('correlation', 'epipolar_rank_tol')
+"""``model.*`` fields that choose how the same weights are evaluated (not compared, overridable at load)."""
+
+
 def compare_model_config(saved, given) -> None:
     """Raise :class:`CheckpointMismatchError` naming the first differing ``model.*`` field."""
     if type(saved) is not type(given):
@@ -109,7 +113,7 @@ def compare_model_config(saved, given) -> None:
                                       f'given a {type(given).__name__}')
     a, b = saved.__dict__, given.__dict__
     for key in a:
-        if a[key] != b.get(key):
+        if key not in EVALUATION_FIELDS and a[key] != b.get(key):
             raise CheckpointMismatchError(
                 f'config mismatch: model.{key}: checkpoint has {a[key]!r}, given {b.get(key)!r}')
 
@@ -230,11 +234,14 @@ def load_checkpoint(path: str | Path, config: Config | ModelConfig | None = None
 
 
 def load_model(path: str | Path, config: Config | ModelConfig | None = None, cameras: Sequence[Camera] | None = None,
-               region: GroundRegion | None = None, map_location: str | torch.device = 'cpu'):
+               region: GroundRegion | None = None, map_location: str | torch.device = 'cpu',
+               correlation: str | None = None, epipolar_rank_tol: float | None = None):
     """Build the model stored in ``path`` (with its own calibration) and load its weights.
 
     Counting checkpoints give the counting model, pose checkpoints a ``VolumetricPoseModel``
-    (``ckpt.task`` says which).
+    (``ckpt.task`` says which). ``correlation`` / ``epipolar_rank_tol`` override how CLS-cor / CLS-epi
+    evaluate the correlation (:class:`~vsync_ros.models.sync.config.SyncConfig`; same weights); by default
+    the checkpoint's config (or ``config``, when given) decides.
 
     Returns:
         (model in eval mode, :class:`Checkpoint`).
@@ -242,6 +249,12 @@ def load_model(path: str | Path, config: Config | ModelConfig | None = None, cam
     from vsync_ros.models.counting.model import build_model  # local import keeps checkpoint inspection torch-model free
 
     ckpt = load_checkpoint(path, config, cameras, region, map_location)
+    given = None if config is None else (config.model if hasattr(config, 'model') else config)
+    for key, value in (('correlation', correlation), ('epipolar_rank_tol', epipolar_rank_tol)):
+        if value is None and given is not None:
+            value = getattr(given, key)
+        if value is not None:
+            setattr(ckpt.config.model, key, value)
     if ckpt.task == 'pose':
         from vsync_ros.models.pose import build_pose_model
         model = build_pose_model(ckpt.config.model, ckpt.cameras)

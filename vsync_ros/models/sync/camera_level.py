@@ -60,6 +60,11 @@ class CameraLevelSync(nn.Module):
             raise KeyError(f'camera pair {pair} has no motion net (pairs: {self.pairs})')
         return self.nets[0 if self.shared_pairs else self._pair_index[pair]][str(level)]
 
+    def form(self, pair: tuple[int, int], level: int) -> str:
+        """'direct' (matching result into the motion net) or 'factorized' (fused first layer, CLS-cor/epi)."""
+        form = getattr(self.matching, 'form', None)
+        return 'direct' if form is None else form(pair, level)
+
     def forward(self, feats: Mapping[int, torch.Tensor], reference: int = 0,
                 views: Sequence[int] | None = None) -> list[torch.Tensor]:
         """Flows from ``reference`` to each of ``views``.
@@ -88,11 +93,18 @@ class CameraLevelSync(nn.Module):
                 flow_up = upsample_flow(flow, hw) if flow is not None else None
                 if k in self.corr_levels:
                     f_ref, f_oth = feats[k][:, reference], feats[k][:, view]
-                    m = self.matching(f_ref, f_oth, pair, k)
-                    if prev is not None:
-                        m = m - self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
-                                              pair, k)
-                    residual = self.net(pair, k)(m)
+                    net = self.net(pair, k)
+                    if self.form(pair, k) == 'factorized':
+                        terms = [(1.0, f_ref, f_oth)]
+                        if prev is not None:
+                            terms.append((-1.0, upsample_features(prev[0], hw), upsample_features(prev[1], hw)))
+                        residual = net.tail(self.matching.first_layer(net.first, terms, pair, k))
+                    else:
+                        m = self.matching(f_ref, f_oth, pair, k)
+                        if prev is not None:
+                            m = m - self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
+                                                  pair, k)
+                        residual = net(m)
                     flow = residual if flow_up is None else flow_up + residual
                     prev = (f_ref, f_oth)
                 else:

@@ -15,6 +15,7 @@ from vsync_ros.yaml_config import ConfigError, choice
 
 MOTION_ACTIVATIONS = ('relu', 'leaky_relu', 'tanh')
 EPIPOLAR_KERNELS = ('gauss', 'laplace')
+CORRELATION_FORMS = ('direct', 'factorized', 'auto')
 
 
 @dataclass
@@ -39,6 +40,13 @@ class SyncConfig:
         epipolar_sigma_in_feature_px: see ``epipolar_sigma``.
         share_flow_views: one motion net per level for all camera pairs (else one per camera pair
             (reference, view) and level, as the authors).
+        correlation: how CLS-cor / CLS-epi evaluate the motion net's first layer on the correlation:
+            'direct' (build the (Hr*Wr, Ho, Wo) correlation, the reference path), 'factorized' (fold the
+            reference features into the conv weights, :mod:`vsync_ros.models.sync.lowrank`; epipolar
+            weights stored as low-rank factors) or 'auto' (per camera pair and level, the form with the
+            smaller estimated cost). Same parameters and checkpoints for all three.
+        epipolar_rank_tol: relative energy sum_{i>R} s_i^2 / sum_i s_i^2 of the epipolar weights'
+            singular values discarded by the factorized form (CLS-epi); CLS-cor is exact (rank 1).
     """
 
     flow_width: float = 0.25
@@ -50,6 +58,8 @@ class SyncConfig:
     epipolar_kernel: str = 'gauss'
     epipolar_sigma_in_feature_px: bool = False
     share_flow_views: bool = False
+    correlation: str = 'auto'
+    epipolar_rank_tol: float = 1e-8
 
     def validate_sync(self, num_levels: int, prefix: str = 'model') -> None:
         """Raise :class:`ConfigError` naming the first invalid sync field.
@@ -60,6 +70,9 @@ class SyncConfig:
         """
         choice(f'{prefix}.flow_activation', self.flow_activation, MOTION_ACTIVATIONS)
         choice(f'{prefix}.epipolar_kernel', self.epipolar_kernel, EPIPOLAR_KERNELS)
+        choice(f'{prefix}.correlation', self.correlation, CORRELATION_FORMS)
+        if not (0.0 <= self.epipolar_rank_tol < 1.0):
+            raise ConfigError(f'{prefix}.epipolar_rank_tol must be in [0, 1), got {self.epipolar_rank_tol}')
         if self.flow_kernel < 1 or self.flow_kernel % 2 == 0:
             raise ConfigError(f'{prefix}.flow_kernel must be odd and positive, got {self.flow_kernel}')
         if not (self.flow_width > 0 and math.isfinite(self.flow_width)):

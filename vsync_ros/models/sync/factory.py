@@ -5,14 +5,18 @@ Used by the counting model (reference always camera 0) and the pose model (any r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from torch import nn
 
 from vsync_ros.geometry import Camera, epipolar_weight_mask
 from vsync_ros.models.sync.camera_level import CameraLevelSync
 from vsync_ros.models.sync.config import SyncConfig
+from vsync_ros.models.sync.lowrank import choose_form, epipolar_weight_rows, low_rank_factors
 from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
+from vsync_ros.models.sync.motion import scaled_widths
 
 CLS_METHODS = ('cls_cat', 'cls_cor', 'cls_epi')
 
@@ -66,15 +70,80 @@ def build_matching(cfg: SyncConfig, method: str, feat_channels: int, cameras: Se
     Args:
         method: 'cls_cat' (concatenation of ``feat_channels``-channel maps), 'cls_cor' (normalised global
             correlation) or 'cls_epi' (correlation x epipolar weights of every pair in ``pairs``).
-        Others as :func:`epipolar_weights`.
+        Others as :func:`epipolar_weights`. ``cfg.correlation`` picks, per camera pair and level, the
+            direct or factorized form of CLS-cor / CLS-epi (:func:`correlation_plan`).
     """
     if method == 'cls_cat':
         return ConcatMatching(feat_channels)
+    if method not in ('cls_cor', 'cls_epi'):
+        raise ValueError(f'unknown camera-level sync method {method!r} (known: {list(CLS_METHODS)})')
+    plan = correlation_plan(cfg, method, feat_channels, cameras, pairs, level_hw, level_strides)
     if method == 'cls_cor':
-        return CorrelationMatching(None, cfg.corr_rescale)
-    if method == 'cls_epi':
-        return CorrelationMatching(epipolar_weights(cfg, cameras, pairs, level_hw, level_strides), cfg.corr_rescale)
-    raise ValueError(f'unknown camera-level sync method {method!r} (known: {list(CLS_METHODS)})')
+        return CorrelationMatching(None, cfg.corr_rescale, forms={k: form for (_, _, k), form in plan.forms.items()})
+    return CorrelationMatching(plan.full, cfg.corr_rescale, factors=plan.factors)
+
+
+@dataclass
+class CorrelationPlan:
+    """Form of every (reference, view, level) of CLS-cor / CLS-epi and the epipolar weights it needs.
+
+    Attributes:
+        forms: (reference, view, level) -> 'direct' | 'factorized'.
+        ranks: (reference, view, level) -> rank of the epipolar factors (1 for CLS-cor; CLS-epi keys
+            evaluated directly by ``cfg.correlation='direct'`` have none).
+        full: CLS-epi direct keys -> (Hr*Wr, Ho, Wo) weights (None for CLS-cor).
+        factors: CLS-epi factorized keys -> (u (Hr*Wr, R), v (R, Ho, Wo)).
+        rel_energy: CLS-epi keys with factors -> discarded relative energy of the truncation.
+    """
+
+    forms: dict[tuple[int, int, int], str] = field(default_factory=dict)
+    ranks: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    full: dict[tuple[int, int, int], np.ndarray] | None = None
+    factors: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    rel_energy: dict[tuple[int, int, int], float] = field(default_factory=dict)
+
+
+def correlation_plan(cfg: SyncConfig, method: str, feat_channels: int, cameras: Sequence[Camera],
+                     pairs: Sequence[tuple[int, int]], level_hw: Sequence[tuple[int, int]],
+                     level_strides: Sequence[int]) -> CorrelationPlan:
+    """Decide direct / factorized per camera pair and level (``cfg.correlation``) and build the weights.
+
+    'auto' compares the estimated multiply-adds of both forms
+    (:func:`~vsync_ros.models.sync.lowrank.choose_form`) with the rank the tolerance
+    ``cfg.epipolar_rank_tol`` needs (CLS-epi; a truncated SVD of each mask, computed once) or rank 1
+    (CLS-cor). The coarsest matched level has one correlation term, the finer ones two (the difference).
+    """
+    out_channels = scaled_widths(cfg.flow_width)[0]
+    coarsest = max(cfg.corr_levels)
+    plan = CorrelationPlan(full={} if method == 'cls_epi' else None)
+    for reference, view in pairs:
+        for k in cfg.corr_levels:
+            key = (int(reference), int(view), int(k))
+            hw = tuple(level_hw[k])
+            c = p = hw[0] * hw[1]
+            terms = 1 if k == coarsest else 2
+            if method == 'cls_cor':
+                plan.ranks[key] = 1
+                plan.forms[key] = choose_form(cfg.correlation, c, p, feat_channels, out_channels, cfg.flow_kernel,
+                                              terms, 1, False)
+                continue
+            args = dict(stride=level_strides[k], sigma=cfg.epipolar_sigma, kernel=cfg.epipolar_kernel,
+                        sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px, ref_hw=hw, other_hw=hw)
+            if cfg.correlation == 'direct':
+                plan.forms[key] = 'direct'
+                plan.full[key] = epipolar_weight_mask(cameras[reference], cameras[view], **args)
+                continue
+            low = low_rank_factors(epipolar_weight_rows(cameras[reference], cameras[view], **args), (c, p),
+                                   cfg.epipolar_rank_tol)
+            plan.ranks[key] = low.rank
+            plan.rel_energy[key] = low.rel_energy
+            plan.forms[key] = choose_form(cfg.correlation, c, p, feat_channels, out_channels, cfg.flow_kernel,
+                                          terms, low.rank, True)
+            if plan.forms[key] == 'factorized':
+                plan.factors[key] = (low.u, low.v.view(low.rank, *hw))
+            else:
+                plan.full[key] = epipolar_weight_mask(cameras[reference], cameras[view], **args)
+    return plan
 
 
 def build_camera_level_sync(cfg: SyncConfig, method: str, feat_channels: int, cameras: Sequence[Camera],

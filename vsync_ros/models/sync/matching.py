@@ -7,11 +7,13 @@ features live).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
 
-CORR_EPS = 1e-8
+from vsync_ros.models.sync.lowrank import CORR_EPS, factorized_first_conv
 
 
 def global_correlation(f_ref: torch.Tensor, f_other: torch.Tensor) -> torch.Tensor:
@@ -63,31 +65,76 @@ class ConcatMatching(nn.Module):
 class CorrelationMatching(nn.Module):
     """CLS-cor / CLS-epi: normalised global correlation, optionally times epipolar-guided weights.
 
+    Two equivalent evaluations of "first motion-net conv of the correlation" exist per camera pair and
+    level (:meth:`form`): ``direct`` builds the (N, Hr*Wr, Ho, Wo) correlation (:meth:`forward`, the
+    reference path); ``factorized`` never builds it (:meth:`first_layer`,
+    :func:`vsync_ros.models.sync.lowrank.factorized_first_conv`).
+
     Args:
         epipolar: None for CLS-cor; for CLS-epi a mapping (reference, view, level) -> (Hr*Wr, Ho, Wo)
             weights M((x, y), (x', y')) of that camera pair from
-            :func:`vsync_ros.geometry.epipolar_weight_mask`. They are stored as non-persistent buffers
-            (rebuilt from the calibration, never saved, never recomputed per frame).
+            :func:`vsync_ros.geometry.epipolar_weight_mask`, for the pairs / levels evaluated directly.
+            They are stored as non-persistent buffers (rebuilt from the calibration, never saved, never
+            recomputed per frame).
         rescale: see :func:`normalize_correlation`.
+        factors: CLS-epi pairs / levels evaluated factorized: (reference, view, level) -> (u (Hr*Wr, R),
+            v (R, Ho, Wo)) with M ~ u @ v.flatten(1) (non-persistent buffers too).
+        forms: CLS-cor only: level -> 'direct' | 'factorized' (default 'direct').
     """
 
-    def __init__(self, epipolar: dict[tuple[int, int, int], np.ndarray] | None = None, rescale: bool = True):
+    def __init__(self, epipolar: dict[tuple[int, int, int], np.ndarray] | None = None, rescale: bool = True,
+                 factors: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] | None = None,
+                 forms: dict[int, str] | None = None):
         super().__init__()
         self.rescale = rescale
-        self.use_epipolar = epipolar is not None
+        self.use_epipolar = epipolar is not None or factors is not None
         self._keys: set[tuple[int, int, int]] = set()
+        self._factor_keys: set[tuple[int, int, int]] = set()
+        self._cor_forms = {int(k): str(f) for k, f in (forms or {}).items()}
         for (reference, view, level), weights in (epipolar or {}).items():
             self.register_buffer(self._name((reference, view), level),
                                  torch.as_tensor(weights, dtype=torch.float32), persistent=False)
             self._keys.add((reference, view, level))
+        for (reference, view, level), (u, v) in (factors or {}).items():
+            name = self._name((reference, view), level)
+            self.register_buffer(name + '_u', torch.as_tensor(u, dtype=torch.float32), persistent=False)
+            self.register_buffer(name + '_v', torch.as_tensor(v, dtype=torch.float32), persistent=False)
+            self._factor_keys.add((reference, view, level))
 
     @staticmethod
     def _name(pair: tuple[int, int], level: int) -> str:
         return f'epipolar_r{pair[0]}_v{pair[1]}_l{level}'
 
+    def form(self, pair: tuple[int, int], level: int) -> str:
+        """'direct' or 'factorized': how the camera pair ``(reference, view)`` is evaluated at ``level``."""
+        if self.use_epipolar:
+            return 'factorized' if (int(pair[0]), int(pair[1]), level) in self._factor_keys else 'direct'
+        return self._cor_forms.get(level, 'direct')
+
+    def factors(self, pair: tuple[int, int], level: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(u (Hr*Wr, R), v (R, Ho, Wo)) of a factorized CLS-epi pair / level; None for CLS-cor or direct."""
+        key = (int(pair[0]), int(pair[1]), level)
+        if key not in self._factor_keys:
+            return None
+        name = self._name(pair, level)
+        return getattr(self, name + '_u'), getattr(self, name + '_v')
+
+    def rank(self, pair: tuple[int, int], level: int) -> int | None:
+        """Rank of the stored epipolar factors (1 for CLS-cor), None when stored in full."""
+        if not self.use_epipolar:
+            return 1
+        f = self.factors(pair, level)
+        return None if f is None else int(f[0].shape[1])
+
     def weights(self, pair: tuple[int, int], level: int) -> torch.Tensor:
-        """(Hr*Wr, Ho, Wo) epipolar weights of the camera pair ``(reference, view)`` at ``level``."""
-        reference, view = pair
+        """(Hr*Wr, Ho, Wo) epipolar weights of the camera pair ``(reference, view)`` at ``level``.
+
+        For a factorized pair / level this is the rank-R reconstruction u @ v (built on demand).
+        """
+        reference, view = int(pair[0]), int(pair[1])
+        f = self.factors(pair, level)
+        if f is not None:
+            return (f[0] @ f[1].flatten(1)).view(f[0].shape[0], *f[1].shape[1:])
         if (reference, view, level) not in self._keys:
             raise KeyError(f'no epipolar weights for camera pair ({reference}, {view}), level {level}')
         return getattr(self, self._name(pair, level))
@@ -98,7 +145,7 @@ class CorrelationMatching(nn.Module):
 
     def forward(self, f_ref: torch.Tensor, f_other: torch.Tensor, pair: tuple[int, int], level: int
                 ) -> torch.Tensor:
-        """(N, C, Hr, Wr), (N, C, Ho, Wo) -> (N, Hr*Wr, Ho, Wo) normalised (weighted) correlation.
+        """(N, C, Hr, Wr), (N, C, Ho, Wo) -> (N, Hr*Wr, Ho, Wo) normalised (weighted) correlation (direct form).
 
         ``pair`` = (reference, view) camera indices selecting the epipolar weights (CLS-epi).
         """
@@ -110,3 +157,21 @@ class CorrelationMatching(nn.Module):
                                  f'{tuple(corr.shape[1:])} (camera pair {tuple(pair)}, level {level})')
             corr = corr * w.unsqueeze(0)
         return normalize_correlation(corr, self.rescale)
+
+    def first_layer(self, conv: nn.Conv2d, terms: Sequence[tuple[float, torch.Tensor, torch.Tensor]],
+                    pair: tuple[int, int], level: int) -> torch.Tensor:
+        """``conv(sum_t sign_t * self(f_ref_t, f_oth_t, pair, level))`` in the factorized form.
+
+        Args:
+            conv: first conv of the motion net (weight (O, Hr*Wr, K, K)).
+            terms: (sign, f_ref (N, C, Hr, Wr), f_oth (N, C, Ho, Wo)) per correlation term.
+
+        Returns:
+            (N, O, Ho, Wo) pre-activation output.
+        """
+        if self.use_epipolar:
+            f = self.factors(pair, level)
+            if f is None:
+                raise KeyError(f'no epipolar factors for camera pair {tuple(pair)}, level {level}')
+            return factorized_first_conv(conv, terms, f[0], f[1], self.rescale)
+        return factorized_first_conv(conv, terms, None, None, self.rescale)

@@ -53,3 +53,12 @@ class MotionNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, H, W) -> (N, 2, H, W) flow in pixels of this map."""
         return self.net(x)
+
+    @property
+    def first(self) -> nn.Conv2d:
+        """The first conv (weight (O, C_in, k, k)), linear in the input."""
+        return self.net[0]
+
+    def tail(self, h: torch.Tensor) -> torch.Tensor:
+        """Everything after the first conv: (N, O, H, W) pre-activation -> (N, 2, H, W) flow."""
+        return self.net[1:](h)

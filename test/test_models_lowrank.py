@@ -1,0 +1,261 @@
+"""Factorized first motion-net layer (CLS-cor / CLS-epi) against the direct correlation path."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from behaviour_baseline import load_baseline, make_data
+from torch.nn import functional as F
+
+from vsync_ros.engine.checkpoint import load_model
+from vsync_ros.geometry import epipolar_weight_mask
+from vsync_ros.geometry.presets import plaza_cameras
+from vsync_ros.models.counting.model import build_model
+from vsync_ros.models.counting.random_inputs import random_batch, tiny_model_config, tiny_rig
+from vsync_ros.models.sync.lowrank import (
+    choose_form,
+    direct_cost,
+    epipolar_weight_rows,
+    factorized_cost,
+    factorized_first_conv,
+    low_rank_factors,
+)
+from vsync_ros.models.sync.matching import CorrelationMatching
+from vsync_ros.models.sync.warp import upsample_features
+
+ROOT = Path(__file__).resolve().parents[1]
+CLS_CHECKPOINTS = ['plaza_cls_cor.pt', 'plaza_cls_epi.pt', 'plaza_cls_epi_w.pt', 'studio_pose_cls_epi.pt']
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_torch_thread):
+    yield
+
+
+def _direct_first(conv: torch.nn.Conv2d, matching: CorrelationMatching, terms, pair, level) -> torch.Tensor:
+    """conv(sum_t sign_t * matching(f_ref_t, f_oth_t)) through the (N, Hr*Wr, Ho, Wo) correlation."""
+    m = sum(sign * matching(a, b, pair, level) for sign, a, b in terms)
+    return conv(m)
+
+
+def _rel_err(got: torch.Tensor, want: torch.Tensor, bias: torch.Tensor | None) -> float:
+    """max |got - want| over max |want - bias| (the correlation's part of the output)."""
+    ref = want if bias is None else want - bias.view(1, -1, 1, 1)
+    return float((got - want).abs().max().detach() / ref.abs().max().detach().clamp_min(1e-30))
+
+
+# ------------------------------------------------------------------------------------- random features
+@pytest.mark.parametrize('rescale', [True, False])
+@pytest.mark.parametrize('two_terms', [False, True])
+@pytest.mark.parametrize('rank', [None, 3])
+def test_factorized_first_conv_equals_direct_on_random_features(rescale, two_terms, rank):
+    g = torch.Generator().manual_seed(3)
+    h, w, feat, n = 5, 6, 4, 2
+    conv = torch.nn.Conv2d(h * w, 7, 5, padding=2)
+    terms = [(1.0, torch.rand(n, feat, h, w, generator=g), torch.rand(n, feat, h, w, generator=g))]
+    if two_terms:
+        terms.append((-1.0, torch.rand(n, feat, h, w, generator=g), torch.rand(n, feat, h, w, generator=g)))
+    if rank is None:
+        matching, u, v = CorrelationMatching(None, rescale), None, None
+    else:  # an exactly rank-3 non-negative weight matrix
+        u = torch.rand(h * w, rank, generator=g)
+        v = torch.rand(rank, h, w, generator=g)
+        matching = CorrelationMatching({(0, 1, 0): (u @ v.flatten(1)).view(h * w, h, w).numpy()}, rescale)
+    want = _direct_first(conv, matching, terms, (0, 1), 0)
+    got = factorized_first_conv(conv, terms, u, v, rescale)
+    assert got.shape == want.shape == (n, 7, h, w)
+    assert _rel_err(got, want, conv.bias) < 1e-5
+
+
+def test_factorized_keeps_zero_padding_and_the_eps_of_empty_channels():
+    conv = torch.nn.Conv2d(12, 3, 3, padding=1)
+    f_ref = torch.rand(1, 2, 3, 4)
+    f_ref[..., 0, :] = 0.0                         # reference locations with zero features: n_c = 0 (+1e-8)
+    f_oth = torch.rand(1, 2, 3, 4)
+    terms = [(1.0, f_ref, f_oth)]
+    want = _direct_first(conv, CorrelationMatching(None, True), terms, (0, 1), 0)
+    got = factorized_first_conv(conv, terms)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_agree_with_the_direct_path():
+    g = torch.Generator().manual_seed(5)
+    h, w, feat = 4, 5, 3
+    conv = torch.nn.Conv2d(h * w, 6, 5, padding=2)
+    u, v = torch.rand(h * w, 2, generator=g), torch.rand(2, h, w, generator=g)
+    matching = CorrelationMatching({(0, 1, 0): (u @ v.flatten(1)).view(h * w, h, w).numpy()}, True)
+    feats = [torch.rand(1, feat, h, w, generator=g, requires_grad=True) for _ in range(4)]
+    terms = [(1.0, feats[0], feats[1]), (-1.0, feats[2], feats[3])]
+    target = torch.rand(1, 6, h, w, generator=g)
+    grads = []
+    for fn in (lambda: _direct_first(conv, matching, terms, (0, 1), 0),
+               lambda: factorized_first_conv(conv, terms, u, v, True)):
+        conv.zero_grad()
+        for f in feats:
+            f.grad = None
+        torch.tanh(fn()).mul(target).sum().backward()
+        grads.append([conv.weight.grad.clone(), conv.bias.grad.clone()] + [f.grad.clone() for f in feats])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()))
+
+
+# ---------------------------------------------------------------------------------------- epipolar factors
+def test_epipolar_rows_equal_the_geometry_mask():
+    cams = plaza_cameras(192, 144)
+    args = dict(stride=8, sigma=32.0, kernel='gauss', sigma_in_feature_px=False, ref_hw=(18, 24), other_hw=(18, 24))
+    full = epipolar_weight_mask(cams[0], cams[2], **args).reshape(432, -1)
+    rows = epipolar_weight_rows(cams[0], cams[2], **args)
+    assert np.array_equal(rows(100, 250), full[100:250].astype(np.float64))
+
+
+@pytest.mark.parametrize('tol', [1e-4, 1e-8])
+def test_low_rank_factors_meet_the_tolerance_exact_and_randomized(tol):
+    cams = plaza_cameras(384, 288)
+    args = dict(stride=8, sigma=128.0, kernel='laplace', sigma_in_feature_px=True, ref_hw=(36, 48), other_hw=(36, 48))
+    rows = epipolar_weight_rows(cams[0], cams[1], **args)
+    full = torch.from_numpy(rows(0, 1728))
+    exact = low_rank_factors(rows, (1728, 1728), tol, exact_limit=10 ** 7)
+    rand = low_rank_factors(rows, (1728, 1728), tol, exact_limit=0, chunk=500)
+    assert not exact.randomized and rand.randomized
+    for low in (exact, rand):
+        err = float(((full - low.u.double() @ low.v.double()) ** 2).sum() / (full ** 2).sum())
+        assert err <= tol * 1.01 and low.rel_energy <= tol
+        assert low.u.dtype == torch.float32 and low.v.shape == (low.rank, 1728)
+    assert abs(rand.rank - exact.rank) <= 1
+
+
+def test_auto_picks_the_cheaper_form():
+    # paper-size finest level, CLS-cor: factorized is ~100x cheaper; a tiny map at high rank: direct
+    assert choose_form('auto', 6912, 6912, 16, 128, 5, 2, 1, False) == 'factorized'
+    assert choose_form('auto', 108, 108, 16, 32, 5, 1, 20, True) == 'direct'
+    assert choose_form('direct', 6912, 6912, 16, 128, 5, 2, 1, False) == 'direct'
+    assert factorized_cost(432, 432, 16, 32, 5, 1, 1) < direct_cost(432, 432, 16, 32, 5, 1, False)
+    with pytest.raises(ValueError):
+        choose_form('fast', 1, 1, 1, 1, 1, 1, 1, False)
+
+
+@pytest.mark.parametrize('method', ['cls_cor', 'cls_epi'])
+def test_models_in_every_form_share_parameters_and_agree(method):
+    cams, region = tiny_rig()
+    outs, states = {}, {}
+    for form in ('direct', 'factorized', 'auto'):
+        cfg = tiny_model_config(method)
+        cfg.correlation = form
+        torch.manual_seed(0)
+        model = build_model(cfg, cams, region).eval()
+        states[form] = model.state_dict()
+        with torch.no_grad():
+            outs[form] = model(random_batch(cfg, region, len(cams), seed=2), with_sync_targets=False)
+    assert states['direct'].keys() == states['factorized'].keys() == states['auto'].keys()
+    for form in ('factorized', 'auto'):
+        for a, b in zip(outs[form]['flows'], outs['direct']['flows']):
+            assert torch.allclose(a, b, atol=1e-4 * float(b.abs().max()) + 1e-7)
+        assert torch.allclose(outs[form]['count'], outs['direct']['count'], rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------------- shipped checkpoints
+@pytest.fixture(scope='module')
+def baseline_data(tmp_path_factory) -> dict[str, Path]:
+    return make_data(tmp_path_factory.mktemp('lowrank_data'), load_baseline())
+
+
+def _captured_flow_inputs(model, run) -> list[tuple[dict, int, list[int]]]:
+    """(feats, reference, views) of every call of ``model.cls`` while ``run()`` executes."""
+    calls = []
+
+    def hook(module, args, kwargs):
+        feats = args[0]
+        reference = kwargs.get('reference', args[1] if len(args) > 1 else 0)
+        views = kwargs.get('views', args[2] if len(args) > 2 else None)
+        if views is None:
+            num_views = feats[module.corr_levels[0]].shape[1]
+            views = [j for j in range(num_views) if j != reference]
+        calls.append(({k: f.detach().clone() for k, f in feats.items()}, int(reference), list(views)))
+
+    handle = model.cls.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return calls
+
+
+def _evaluate(model, name: str, data: dict[str, Path]) -> list[float]:
+    """Per-frame predictions (counts, or flattened joints in m) of a checkpoint's model on the baseline data."""
+    from vsync_ros.data.dataset import SyncDataset
+    if name.startswith('studio_pose'):
+        from vsync_ros.engine.tasks.pose import PoseSamples, evaluate_pose_model
+        ds = PoseSamples(SyncDataset(data['pose'], 'test'), (model.cfg.image_height, model.cfg.image_width))
+        res = evaluate_pose_model(model, ds, torch.device('cpu'))
+        return [float(x) for r in res['per_frame'] for x in np.ravel(r['pred_m'])]
+    from vsync_ros.engine.tasks.counting import evaluate_model
+    ds = SyncDataset(data['count'], 'test', gp_cell_m=0.4)
+    return [r['pred'] for r in evaluate_model(model, ds, torch.device('cpu'))['per_frame']]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', CLS_CHECKPOINTS)
+def test_shipped_checkpoints_factorized_first_layer_and_predictions(name, baseline_data):
+    direct, ckpt = load_model(ROOT / 'models' / name, correlation='direct')
+    fact, _ = load_model(ROOT / 'models' / name, correlation='factorized')   # strict load of the same weights
+    tol = ckpt.config.model.epipolar_rank_tol
+    calls = _captured_flow_inputs(direct, lambda: _evaluate(direct, name, baseline_data))
+    assert calls
+    worst = 0.0
+    for feats, reference, views in calls[:3]:
+        for view in views:
+            pair = (reference, view)
+            prev = None
+            for k in direct.cls.corr_levels:   # coarsest first
+                hw = direct.cls.level_hw[k]
+                f_ref, f_oth = feats[k][:, reference], feats[k][:, view]
+                terms = [(1.0, f_ref, f_oth)]
+                if prev is not None:
+                    terms.append((-1.0, upsample_features(prev[0], hw), upsample_features(prev[1], hw)))
+                prev = (f_ref, f_oth)
+                conv = direct.cls.net(pair, k).first
+                with torch.no_grad():
+                    want = _direct_first(conv, direct.cls.matching, terms, pair, k)
+                    got = fact.cls.matching.first_layer(fact.cls.net(pair, k).first, terms, pair, k)
+                worst = max(worst, _rel_err(got, want, conv.bias))
+    # CLS-cor is exact (rounding only); CLS-epi: relative Frobenius error of the weights sqrt(tol)
+    bound = 2e-5 if name.endswith('cls_cor.pt') else 2e-5 + 10 * math.sqrt(tol)
+    assert worst < bound, f'{name}: first-layer relative error {worst:.2e} (bound {bound:.1e})'
+    want_pred = _evaluate(direct, name, baseline_data)
+    got_pred = _evaluate(fact, name, baseline_data)
+    assert np.allclose(got_pred, want_pred, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['plaza_cls_cor.pt', 'plaza_cls_epi.pt'])
+def test_training_step_gradients_agree_on_a_shipped_checkpoint(name):
+    grads = {}
+    for form in ('direct', 'factorized'):
+        model, ckpt = load_model(ROOT / 'models' / name, correlation=form)
+        model.train()
+        batch = random_batch(ckpt.config.model, ckpt.region, len(ckpt.cameras), seed=4)
+        out = model(batch, with_sync_targets=True)
+        loss = out['count'].sum() + sum(F.mse_loss(w, s) for w, s in zip(out['warped'], out['synced']))
+        loss.backward()
+        grads[form] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    assert grads['direct'].keys() == grads['factorized'].keys()
+    # CLS-cor: rounding only; CLS-epi: the rank truncation (tolerance 1e-8 relative energy) shows most in
+    # the first-conv weight gradient (the correlation itself), up to ~0.6 % of its largest entry
+    per_tensor = 1e-4 if name.endswith('cls_cor.pt') else 1e-2
+    num = sum(float(((grads['factorized'][n] - g) ** 2).sum()) for n, g in grads['direct'].items())
+    den = sum(float((g ** 2).sum()) for g in grads['direct'].values())
+    assert math.sqrt(num / den) < 1e-5
+    for n, g in grads['direct'].items():
+        assert float((grads['factorized'][n] - g).abs().max()) <= per_tensor * float(g.abs().max()), n
+
+
+def test_old_checkpoints_lack_the_new_fields_and_load_with_the_defaults():
+    payload = torch.load(ROOT / 'models' / 'plaza_cls_epi.pt', weights_only=True)
+    assert 'correlation' not in payload['config']['model'] and 'epipolar_rank_tol' not in payload['config']['model']
+    model, ckpt = load_model(ROOT / 'models' / 'plaza_cls_epi.pt')             # strict load
+    assert ckpt.config.model.correlation == 'auto' and ckpt.config.model.epipolar_rank_tol == 1e-8
+    model, ckpt = load_model(ROOT / 'models' / 'plaza_cls_cor.pt', correlation='factorized')
+    assert all(model.cls.form(p, k) == 'factorized' for p in model.cls.pairs for k in model.cls.corr_levels)
