@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vsync_ros.data.scene import SUN_DIR, TEXEL_M, StaticScene, Structure, _pixel_rays, _value_noise
+from vsync_ros.data.scene import SUN_DIR, StaticScene, Structure, _pixel_rays, _value_noise
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 
@@ -137,7 +137,7 @@ class PetsScene(StaticScene):
     # ------------------------------------------------------------------ layout
     def obstacles(self) -> np.ndarray:
         """(M, 3) circles (x, y, radius) of the lamp posts and (covering) the building footprints."""
-        circles = [c for s in self.structures for c in s.obstacle_circles()]
+        circles = [tuple(c) for c in super().obstacles()]
         for b in self.buildings:
             n = max(1, int(math.ceil(b.length / b.depth)))
             r = 0.5 * math.hypot(b.length / n, b.depth)
@@ -149,12 +149,7 @@ class PetsScene(StaticScene):
 
     # ------------------------------------------------------------------ ground texture
     def _make_ground_texture(self, rng: np.random.Generator) -> list[np.ndarray]:
-        x0, y0, x1, y1 = self.box
-        w = int(math.ceil((x1 - x0) / TEXEL_M))
-        h = int(math.ceil((y1 - y0) / TEXEL_M))
-        xs = x0 + (np.arange(w, dtype=np.float32) + 0.5) * TEXEL_M
-        ys = y0 + (np.arange(h, dtype=np.float32) + 0.5) * TEXEL_M
-        gx, gy = np.meshgrid(xs, ys)
+        w, h, gx, gy = self._texel_grid()
         low = _value_noise(rng, (h, w), 90)    # ~3.6 m patches
         mid = _value_noise(rng, (h, w), 15)    # ~0.6 m
         fine = _value_noise(rng, (h, w), 3)

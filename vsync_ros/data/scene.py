@@ -145,13 +145,18 @@ class StaticScene:
         return np.asarray(circles, dtype=np.float64).reshape(-1, 3)
 
     # ------------------------------------------------------------------ ground texture
-    def _make_ground_texture(self, rng: np.random.Generator) -> list[np.ndarray]:
+    def _texel_grid(self) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """(width, height, x, y) of the ground texture: texel-centre coordinates (h, w) in metres over ``box``."""
         x0, y0, x1, y1 = self.box
         w = int(math.ceil((x1 - x0) / TEXEL_M))
         h = int(math.ceil((y1 - y0) / TEXEL_M))
         xs = x0 + (np.arange(w, dtype=np.float32) + 0.5) * TEXEL_M
         ys = y0 + (np.arange(h, dtype=np.float32) + 0.5) * TEXEL_M
         gx, gy = np.meshgrid(xs, ys)
+        return w, h, gx, gy
+
+    def _make_ground_texture(self, rng: np.random.Generator) -> list[np.ndarray]:
+        w, h, gx, gy = self._texel_grid()
         r = self.region
         rx0, ry0, rx1, ry1 = r.x0, r.y0, r.x0 + r.width_m, r.y0 + r.height_m
         # distance outside the region (0 inside)
