@@ -21,6 +21,9 @@ COUNTING_CKPT = ROOT / 'models' / 'plaza_cls_epi.pt'
 POSE_CKPT = ROOT / 'models' / 'studio_pose_cls_epi.pt'
 
 
+pytestmark = pytest.mark.slow  # the CLI checks run on a small synthesized data set
+
+
 @pytest.fixture(scope='module')
 def clean_data(tmp_path_factory) -> Path:
     """A tiny counting data set of the plaza rig (2 train, 3 test samples at 96x72)."""
