@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vsync_ros.data.scene import SUN_DIR, StaticScene, Structure, _pixel_rays, _value_noise
+from vsync_ros.data.scene import SUN_DIR, StaticScene, Structure, _pixel_rays, _value_noise, scene_box
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 
@@ -119,15 +119,10 @@ class PetsScene(StaticScene):
         self.region = region
         self.seed = int(scene_seed)
         rng = np.random.default_rng([self.seed, 202])
-        x0, y0 = region.x0 - 12.0, region.y0 - 12.0
-        x1, y1 = region.x0 + region.width_m + 12.0, region.y0 + region.height_m + 12.0
         for cam in cameras or []:
-            c = cam.center
-            x0, y0 = min(x0, c[0] - 4.0), min(y0, c[1] - 4.0)
-            x1, y1 = max(x1, c[0] + 4.0), max(y1, c[1] + 4.0)
-            if any(b.contains(c[None, :2], 0.5)[0] for b in BUILDINGS):
+            if any(b.contains(cam.center[None, :2], 0.5)[0] for b in BUILDINGS):
                 raise ValueError(f'camera {cam.name} stands inside a building of the PETS scene')
-        self.box = (float(x0), float(y0), float(x1), float(y1))
+        self.box = scene_box(region, cameras)
         self.buildings = BUILDINGS
         self.structures = [Structure('post', x, y, 0.08, 0.08, 8.0, (70, 74, 72), (225, 225, 215))
                            for x, y in LAMP_POSTS] if furniture else []

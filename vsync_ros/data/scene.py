@@ -79,6 +79,17 @@ def _sample(tex: np.ndarray, mu: np.ndarray, mv: np.ndarray) -> np.ndarray:
     return smp.reshape(-1, 3)[:n].astype(np.float32)
 
 
+def scene_box(region: GroundRegion, cameras: list[Camera] | None) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) metres of a scene: the region plus 12 m, grown to keep every camera 4 m inside."""
+    x0, y0 = region.x0 - 12.0, region.y0 - 12.0
+    x1, y1 = region.x0 + region.width_m + 12.0, region.y0 + region.height_m + 12.0
+    for cam in cameras or []:
+        c = cam.center
+        x0, y0 = min(x0, c[0] - 4.0), min(y0, c[1] - 4.0)
+        x1, y1 = max(x1, c[0] + 4.0), max(y1, c[1] + 4.0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
 class StaticScene:
     """The static plaza around ``region`` (deterministic from ``scene_seed``).
 
@@ -94,13 +105,7 @@ class StaticScene:
         self.region = region
         self.seed = int(scene_seed)
         rng = np.random.default_rng([self.seed, 101])
-        x0, y0 = region.x0 - 12.0, region.y0 - 12.0
-        x1, y1 = region.x0 + region.width_m + 12.0, region.y0 + region.height_m + 12.0
-        for cam in cameras or []:
-            c = cam.center
-            x0, y0 = min(x0, c[0] - 4.0), min(y0, c[1] - 4.0)
-            x1, y1 = max(x1, c[0] + 4.0), max(y1, c[1] + 4.0)
-        self.box = (float(x0), float(y0), float(x1), float(y1))
+        self.box = scene_box(region, cameras)
         if min(region.width_m, region.height_m) < 10.0:  # no street furniture in small regions
             n_posts = n_planters = n_benches = 0
         self.structures = self._layout(rng, n_posts, n_planters, n_benches)
