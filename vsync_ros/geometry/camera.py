@@ -55,7 +55,7 @@ def _yaml_numbers(doc: dict, keys: tuple[str, ...], path: Path, count: int) -> n
     Non-finite values and a wrong count are errors.
     """
     field_name = '.'.join(keys)
-    value = _yaml_get(doc, keys, path)
+    value = yaml_field(doc, keys, path)
     values = value if isinstance(value, list) else [value]
     numbers = []
     for i, item in enumerate(values):
@@ -71,19 +71,19 @@ def _yaml_numbers(doc: dict, keys: tuple[str, ...], path: Path, count: int) -> n
     return arr
 
 
-def _yaml_get(doc: dict, keys: tuple[str, ...], path: Path):
-    """``doc[keys[0]][keys[1]]...``; CalibrationError naming the file and the missing field."""
+def yaml_field(doc: dict, keys: Sequence[str], path: Path, what: str = 'calibration'):
+    """``doc[keys[0]][keys[1]]...``; CalibrationError naming the file (a ``what`` file) and the missing field."""
     value = doc
     for depth, key in enumerate(keys):
         if not isinstance(value, dict) or key not in value:
-            raise CalibrationError(f'calibration {path} lacks field {".".join(keys[:depth + 1])}')
+            raise CalibrationError(f'{what} {path} lacks field {".".join(map(str, keys[:depth + 1]))}')
         value = value[key]
     return value
 
 
 def _yaml_size(doc: dict, key: str, path: Path) -> int:
     """A positive integer image size field, or CalibrationError naming file and field."""
-    value = _yaml_get(doc, (key,), path)
+    value = yaml_field(doc, (key,), path)
     integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if isinstance(value, bool) or not integral or value <= 0:
         raise CalibrationError(f'calibration {path}: field {key} must be a positive integer (pixels), got {value!r}')

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from vsync_ros.geometry.camera import CalibrationError, Camera
+from vsync_ros.geometry.camera import CalibrationError, Camera, yaml_field
 from vsync_ros.geometry.ground import GroundRegion
 
 RIG_FILE = 'rig.yaml'
@@ -126,12 +126,7 @@ def write_rig(rig: Rig, folder: str | Path) -> Path:
 
 
 def _field(doc: dict, keys: Sequence[str], path: Path):
-    value = doc
-    for depth, key in enumerate(keys):
-        if not isinstance(value, dict) or key not in value:
-            raise CalibrationError(f'rig file {path} lacks field {".".join(map(str, keys[:depth + 1]))}')
-        value = value[key]
-    return value
+    return yaml_field(doc, keys, path, what='rig file')
 
 
 def _number(doc: dict, keys: Sequence[str], path: Path) -> float:

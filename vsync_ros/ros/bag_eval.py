@@ -26,7 +26,7 @@ from vsync_ros.inference.api import FramePipeline
 from vsync_ros.inference.loading import open_pipeline
 from vsync_ros.process import set_process_defaults
 from vsync_ros.runtime.bag_metrics import summary_line
-from vsync_ros.runtime.bags import IMAGE_TYPE, INFO_TYPE, bag_info, ground_truth_and_metrics, iter_raw, offline_eval
+from vsync_ros.runtime.bags import IMAGE_TYPE, INFO_TYPE, bag_info, evaluation_inputs, iter_raw, offline_eval
 
 
 def _progress_bar(total: int | None, enabled: bool, desc: str):
@@ -63,12 +63,8 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
 
     if not rate > 0:
         raise ValueError(f'rate must be positive, got {rate}')
-    info = bag_info(bag)
-    gts, metrics = ground_truth_and_metrics(bag, info, pipeline.task)
-    topics = camera_topics or info.camera_topics
-    n = len(pipeline.cameras)
-    if len(topics) != n:
-        raise ValueError(f'{len(topics)} camera topics for a pipeline with {n} cameras: {topics}')
+    info, gts, metrics, topics = evaluation_inputs(bag, pipeline, camera_topics)
+    n = len(topics)
     ref = info.reference_view if reference_view is None else reference_view
     info_topics = [t.rsplit('/', 1)[0] + '/camera_info' for t in topics]
     info_topics = [t for t in info_topics if info.topics.get(t) == INFO_TYPE]

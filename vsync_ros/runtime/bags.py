@@ -322,6 +322,21 @@ class InferenceThread:
         self.close()
 
 
+def evaluation_inputs(bag: str | Path, pipeline: FramePipeline, camera_topics: list[str] | None = None):
+    """(BagInfo, ground truth, metrics function, camera topics) for evaluating ``pipeline`` on ``bag``.
+
+    Raises:
+        ValueError: the number of camera topics differs from the pipeline's cameras.
+    """
+    info = bag_info(bag)
+    gts, metrics = ground_truth_and_metrics(bag, info, pipeline.task)
+    topics = camera_topics or info.camera_topics
+    n = len(pipeline.cameras)
+    if len(topics) != n:
+        raise ValueError(f'{len(topics)} camera topics for a pipeline with {n} cameras: {topics}')
+    return info, gts, metrics, topics
+
+
 def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[str] | None = None,
                  reference_order: list[int] | None = None, max_frame_age_s: float = 1.0, min_views: int = 1,
                  log: Callable[[str, str], None] | None = None,
@@ -340,12 +355,8 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
         :func:`~vsync_ros.runtime.bag_metrics.pose_metrics` dict (pose pipeline; needs a pose bag), plus ``mode``,
         ``bag``, ``mean_inference_ms``, ``events`` and ``views``.
     """
-    info = bag_info(bag)
-    gts, metrics = ground_truth_and_metrics(bag, info, pipeline.task)
-    topics = camera_topics or info.camera_topics
-    n = len(pipeline.cameras)
-    if len(topics) != n:
-        raise ValueError(f'{len(topics)} camera topics for a pipeline with {n} cameras: {topics}')
+    info, gts, metrics, topics = evaluation_inputs(bag, pipeline, camera_topics)
+    n = len(topics)
     if reference_order is None:
         ref = info.reference_view or 0
         reference_order = [ref] + [v for v in range(n) if v != ref]
