@@ -89,6 +89,25 @@ class SyncDataset(Dataset):
         except (KeyError, TypeError, ValueError) as exc:
             raise storage.DatasetError(f'{ipath} lacks a valid field n: {exc}') from None
 
+    def sequence_of(self, time_s: float) -> str | None:
+        """The name of the recorded sequence a reference time (s) falls in, or None.
+
+        Only worlds built from recorded sequences (``--world pets``) have them: the manifest's
+        ``world.source.sequences`` entries place each sequence's ``time_range_s`` at its ``start_s``.
+        """
+        source = (self.manifest.get('world') or {}).get('source') or {}
+        for seq in source.get('sequences', []):
+            try:
+                start = float(seq['start_s'])
+                lo, hi = (float(x) for x in seq['time_range_s'])
+                name = str(seq['name'])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise storage.DatasetError(f'{self.root / "manifest.json"}: malformed world.source.sequences '
+                                           f'entry {seq!r}: {exc}') from None
+            if start + lo - 1e-6 <= time_s <= start + hi + 1e-6:
+                return name
+        return None
+
     def __len__(self) -> int:
         return self._n
 

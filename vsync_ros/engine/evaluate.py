@@ -6,7 +6,10 @@ Example::
 
 The model is rebuilt from the checkpoint's own config and calibration; the data set's cameras and
 ground region must match them (a mismatch stops with a message naming the field). ``--sync`` feeds the
-synchronized frames instead of the unsynchronized ones (an upper bound / BaseS-on-synced reference).
+synchronized frames instead of the unsynchronized ones (an upper bound / BaseS-on-synced reference);
+``--zero-flow`` runs a counting sync model with every flow set to zero (what its weights do without
+synchronization). Counting results include GAME(L), L = 0..3, and, on data sets of recorded sequences
+(``vsync-synth --world pets``), a per-sequence breakdown.
 
 Pose checkpoints (``task: pose``) are detected from the checkpoint: the output is MPJPE (pelvis-aligned)
 and absolute MPJPE in mm, overall and per motion type (see :mod:`vsync_ros.engine.tasks.pose`);
@@ -35,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--data', required=True, type=Path, help='data-set folder (vsync-synth layout)')
     p.add_argument('--split', default='test', help='split to evaluate (default test)')
     p.add_argument('--sync', action='store_true', help='feed the synchronized frames instead of the unsynchronized')
+    p.add_argument('--zero-flow', action='store_true',
+                   help='counting sync models: warp with a zero flow (the same weights without synchronization)')
     p.add_argument('--json', type=Path, default=None, help='write metrics and per-frame predictions here')
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--batch-size', type=int, default=1)
@@ -76,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
         return 2
+    if args.zero_flow:
+        if not hasattr(model, 'zero_flow'):
+            print(f'vsync-eval: --zero-flow is a counting option; {args.checkpoint} is a {ckpt.task} checkpoint',
+                  file=sys.stderr)
+            return 2
+        if ckpt.config.model.method == 'base':
+            print(f'vsync-eval: --zero-flow needs a sync model; {args.checkpoint} is a base model (it has no flow)',
+                  file=sys.stderr)
+            return 2
+        model.zero_flow = True
     try:
         result = task.evaluate(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
                                desc=f'eval {args.split}', root_source=args.root_source)
@@ -83,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
-    head = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'split': args.split, 'sync_input': args.sync}
+    head = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'split': args.split, 'sync_input': args.sync,
+            'zero_flow': args.zero_flow}
     summary = task.eval_summary(head, ckpt, dataset, result, wall, root_source=args.root_source)
-    where = f'{args.data}/{args.split}{" (sync input)" if args.sync else ""}'
+    where = f'{args.data}/{args.split}{" (sync input)" if args.sync else ""}{" (zero flow)" if args.zero_flow else ""}'
     print(task.eval_line(ckpt, where, result, wall))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

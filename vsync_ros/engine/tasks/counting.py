@@ -29,6 +29,41 @@ from vsync_ros.models.counting.losses import compute_losses
 from vsync_ros.models.counting.model import build_model
 
 
+GAME_LEVELS = (0, 1, 2, 3)
+
+
+def game_errors(pred: torch.Tensor, gt: torch.Tensor, levels=GAME_LEVELS) -> torch.Tensor:
+    """Grid Average Mean absolute Error terms of one batch (people), per frame and level.
+
+    GAME(L) splits the ground-plane map into 4**L cells (2**L x 2**L, equal row and column ranges;
+    the last range takes the remainder) and sums the absolute count error of every cell; GAME(0) is
+    the absolute error of the total count.
+
+    Args:
+        pred, gt: (B, 1, rows, cols) densities in people per ground cell.
+        levels: the L values.
+
+    Returns:
+        (B, len(levels)) summed absolute cell errors in people.
+    """
+    if pred.shape != gt.shape or pred.dim() != 4:
+        raise ValueError(f'pred {tuple(pred.shape)} and gt {tuple(gt.shape)} must be the same (B, 1, rows, cols)')
+    rows, cols = pred.shape[-2:]
+    diff = (pred - gt).double()
+    out = []
+    for level in levels:
+        n = 2 ** level
+        r_edges = [round(i * rows / n) for i in range(n + 1)]
+        c_edges = [round(j * cols / n) for j in range(n + 1)]
+        err = torch.zeros(pred.shape[0], dtype=torch.float64, device=pred.device)
+        for i in range(n):
+            for j in range(n):
+                cell = diff[:, :, r_edges[i]:r_edges[i + 1], c_edges[j]:c_edges[j + 1]]
+                err += cell.sum(dim=(1, 2, 3)).abs()
+        out.append(err)
+    return torch.stack(out, dim=1)
+
+
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sync_input: bool = False,
                    batch_size: int = 1, progress: bool = False, desc: str = 'eval') -> dict:
@@ -39,9 +74,11 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
             (or any sequence of its samples); use_sync_input: feed the synchronized frames.
 
     Returns:
-        {'n', 'mae', 'nae', 'nae_frames', 'mean_gt', 'mean_pred', 'per_frame': [{'index', 'time_s', 'gt',
-        'pred', 'abs_err', 'offsets_s', 'view_valid'}]}. NAE = mean |pred - gt| / gt over frames with
-        gt > 0 ('nae_frames' of them).
+        {'n', 'mae', 'nae', 'nae_frames', 'mean_gt', 'mean_pred', 'game': {'0'..'3': mean GAME(L)},
+        'per_frame': [{'index', 'time_s', 'gt', 'pred', 'abs_err', 'game', 'offsets_s', 'view_valid'}]}.
+        NAE = mean |pred - gt| / gt over frames with gt > 0 ('nae_frames' of them); GAME(L) as
+        :func:`game_errors`, of the predicted map against the data set's ground-plane density (when a
+        batch has no 'gp_density', 'game' is absent). The count 'gt' is the annotated number of people.
     """
     was_training = model.training
     model.eval()
@@ -50,25 +87,54 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
     rows = []
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
         b = prepare_batch(batch, image_hw, device, use_sync_input)
-        pred = model({'images': b['images'], 'view_valid': b['view_valid']}, with_sync_targets=False)['count']
+        out = model({'images': b['images'], 'view_valid': b['view_valid']}, with_sync_targets=False)
+        pred = out['count']
+        game = None
+        if 'gp_density' in batch:
+            density = out['density'] / model.cfg.density_scale
+            game = game_errors(density.cpu(), batch['gp_density'].to(density.dtype))
         for i in range(pred.shape[0]):
             gt = float(batch['count'][i])
             p = float(pred[i])
-            rows.append({'index': int(batch['index'][i]), 'time_s': float(batch['time_s'][i]), 'gt': gt, 'pred': p,
-                         'abs_err': abs(p - gt), 'offsets_s': [float(x) for x in batch['offsets_s'][i]],
-                         'view_valid': [bool(x) for x in batch['view_valid'][i]]})
+            row = {'index': int(batch['index'][i]), 'time_s': float(batch['time_s'][i]), 'gt': gt, 'pred': p,
+                   'abs_err': abs(p - gt), 'offsets_s': [float(x) for x in batch['offsets_s'][i]],
+                   'view_valid': [bool(x) for x in batch['view_valid'][i]]}
+            if game is not None:
+                row['game'] = {str(lv): float(game[i, j]) for j, lv in enumerate(GAME_LEVELS)}
+            rows.append(row)
     model.train(was_training)
+    summary = summarize_rows(rows)
+    nae_frames = sum(1 for r in rows if r['gt'] > 0)
+    return {**summary, 'nae_frames': nae_frames, 'per_frame': rows}
+
+
+def summarize_rows(rows: list[dict]) -> dict:
+    """n, MAE, NAE (frames with gt > 0), mean gt / pred and mean GAME(L) of per-frame rows of :func:`evaluate_model`."""
     n = len(rows)
     nae_rows = [r for r in rows if r['gt'] > 0]
-    return {
-        'n': n,
-        'mae': sum(r['abs_err'] for r in rows) / n if n else float('nan'),
-        'nae': sum(r['abs_err'] / r['gt'] for r in nae_rows) / len(nae_rows) if nae_rows else float('nan'),
-        'nae_frames': len(nae_rows),
-        'mean_gt': sum(r['gt'] for r in rows) / n if n else float('nan'),
-        'mean_pred': sum(r['pred'] for r in rows) / n if n else float('nan'),
-        'per_frame': rows,
-    }
+    out = {'n': n,
+           'mae': sum(r['abs_err'] for r in rows) / n if n else float('nan'),
+           'nae': sum(r['abs_err'] / r['gt'] for r in nae_rows) / len(nae_rows) if nae_rows else float('nan'),
+           'mean_gt': sum(r['gt'] for r in rows) / n if n else float('nan'),
+           'mean_pred': sum(r['pred'] for r in rows) / n if n else float('nan')}
+    if rows and all('game' in r for r in rows):
+        out['game'] = {str(lv): sum(r['game'][str(lv)] for r in rows) / n for lv in GAME_LEVELS}
+    return out
+
+
+def per_sequence(rows: list[dict], dataset) -> dict[str, dict]:
+    """{sequence name: :func:`summarize_rows` of its frames} for data sets of recorded sequences, else {}.
+
+    Each row's reference time names its sequence (``SyncDataset.sequence_of``); rows outside every
+    sequence are grouped under '?'.
+    """
+    sequence_of = getattr(dataset, 'sequence_of', None)
+    if sequence_of is None or not rows or sequence_of(rows[0]['time_s']) is None:
+        return {}
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(sequence_of(r['time_s']) or '?', []).append(r)
+    return {name: summarize_rows(g) for name, g in groups.items()}
 
 
 class CountingTask:
@@ -178,7 +244,11 @@ class CountingTask:
     def eval_summary(self, head: dict, ckpt: Checkpoint, dataset, result: dict, wall_time_s: float,
                      root_source: str | None = None) -> dict:
         """The ``vsync-eval --json`` document: ``head`` (checkpoint, data, split, sync_input), method, time, result."""
-        return {**head, 'method': ckpt.config.model.method, 'wall_time_s': wall_time_s, **result}
+        doc = {**head, 'method': ckpt.config.model.method, 'wall_time_s': wall_time_s, **result}
+        per_seq = per_sequence(result['per_frame'], dataset)
+        if per_seq:
+            doc['per_sequence'] = per_seq
+        return doc
 
     def eval_line(self, ckpt: Checkpoint, where: str, result: dict, wall_time_s: float) -> str:
         """What ``vsync-eval`` prints; ``where`` names the data set and split."""

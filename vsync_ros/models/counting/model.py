@@ -39,6 +39,9 @@ class SyncCountingModel(nn.Module):
         cfg: architecture (``ModelConfig``; ``method`` selects base / sls / cls_*).
         cameras: one calibration per view (any resolution; rescaled to cfg.image_width x image_height).
         region: ground-plane grid of the output density map (``region.shape`` = (rows, cols)).
+
+    Attribute ``zero_flow`` (default False, not saved): sync methods warp with a zero flow instead of
+    the predicted one (the same weights without synchronization; ``vsync-eval --zero-flow``).
     """
 
     def __init__(self, cfg: ModelConfig, cameras: Sequence[Camera], region: GroundRegion):
@@ -46,6 +49,7 @@ class SyncCountingModel(nn.Module):
         cfg.validate()
         self.cfg = cfg
         self.region = region
+        self.zero_flow = False
         self.cameras = cameras_at_resolution(cameras, cfg.image_width, cfg.image_height)
         self.num_views = V = len(self.cameras)
         if V < 1 or (cfg.method != 'base' and V < 2):
@@ -167,13 +171,15 @@ class SyncCountingModel(nn.Module):
             else:
                 flow_feats = {k: feats[k] for k in levels}
             flows = self.cls(flow_feats)
+            if self.zero_flow:
+                flows = [torch.zeros_like(f) for f in flows]
             warped = self._warp_levels(feats, flows)
             feats = [torch.cat([f[:, :1], w], dim=1) for f, w in zip(feats, warped)]
             out['flows'], out['warped'] = flows, warped
 
         proj = self.projection(self._fuse_scales(feats, all_views))
         if self.sls is not None:
-            warped_gp, flow_gp = self.sls(proj, self.projection.mask)
+            warped_gp, flow_gp = self.sls(proj, self.projection.mask, self.zero_flow)
             proj = torch.cat([proj[:, :1], warped_gp], dim=1)
             out['flows'], out['warped'] = [flow_gp], [warped_gp]
 

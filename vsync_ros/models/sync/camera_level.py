@@ -130,12 +130,15 @@ class SceneLevelSync(nn.Module):
         self.nets = nn.ModuleList([MotionNet(2 * feat_channels, width_factor, kernel, activation)
                                    for _ in range(n_nets)])
 
-    def forward(self, proj: torch.Tensor, gp_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, proj: torch.Tensor, gp_mask: torch.Tensor,
+                zero_flow: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Sync projected views.
 
         Args:
             proj: (B, V, C, rows, cols) projected features, view 0 = reference.
             gp_mask: (V, 1, rows, cols) ground-plane visibility of each view.
+            zero_flow: replace every predicted flow by zero before warping (an ablation: the same
+                weights without synchronization).
 
         Returns:
             warped (B, V-1, C, rows, cols) and flows (B, V-1, 2, rows, cols) in GP cells.
@@ -145,6 +148,8 @@ class SceneLevelSync(nn.Module):
             view = pair + 1
             net = self.nets[0 if self.shared_pairs else pair]
             flow = net(torch.cat([proj[:, 0], proj[:, view]], dim=1))
+            if zero_flow:
+                flow = torch.zeros_like(flow)
             warped.append(warp(proj[:, view], flow, gp_mask[view].unsqueeze(0)))
             flows.append(flow)
         return torch.stack(warped, dim=1), torch.stack(flows, dim=1)

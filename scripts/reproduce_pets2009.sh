@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Reproduce the PETS2009 results (README "Results on PETS2009"): data sets from the real calibration and
+# annotations, 9 models x 2 training seeds on the CPU configuration, every evaluation, the tables, the
+# model cards and the figure.
+#
+#   scripts/reproduce_pets2009.sh [DATA_ROOT]        # default ../shared/data/pets2009
+#
+# Environment: OUT (default runs/pets2009: data sets, checkpoints, evaluations), SEEDS (default "0 1"),
+# STEPS_BASE / STEPS_SYNC (training steps of the from-scratch baselines / of every model trained from a
+# baseline; default 2000 / 800), JOBS (parallel runs, one CPU thread each; default 2).
+# About 1 h on 2 CPU cores. The checkpoints are outputs, not committed files; the results
+# (docs/results/pets2009.*), the model cards (models/pets2009/) and the figure are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+DATA_ROOT=${1:-../shared/data/pets2009}
+OUT=${OUT:-runs/pets2009}
+SEEDS=${SEEDS:-"0 1"}
+STEPS_BASE=${STEPS_BASE:-2000}
+STEPS_SYNC=${STEPS_SYNC:-800}
+JOBS=${JOBS:-2}
+CELL=0.8   # ground cell of the CPU configuration (the paper: 0.4 m, 152x177 cells; here 76x89 cells of 0.8 m)
+if [ ! -d "$DATA_ROOT" ]; then
+  echo "reproduce_pets2009: no PETS2009 data root at $DATA_ROOT (give it as the first argument)" >&2
+  exit 2
+fi
+mkdir -p "$OUT"
+
+# 1. data sets: the MVMS split (train S2L2 + S2L3, test S1L1-1, S1L1-2, S1L2-1, S1L2-2), every frame set whose
+#    view times lie inside its sequence; random latency kappa 5 s (training and the main test) and constant
+#    tau = +5 s / -5 s (the paper's other column), rendered at the CPU input size 192x144
+for mode in random constant; do
+  [ -f "$OUT/data_$mode/manifest.json" ] || $PY -m vsync_ros.data.cli "$OUT/data_$mode" --world pets \
+    --data-root "$DATA_ROOT" --mode "$mode" --kappa 5 --size 192x144 --format jpg --no-sheet --overwrite
+done
+
+# run NAME CONFIG STEPS SEED [overrides...]: one training run (skipped when its checkpoint exists)
+run() {
+  local name=$1 cfg=$2 steps=$3 seed=$4; shift 4
+  local out="$OUT/seed$seed/$name.pt"
+  [ -f "$out" ] && return 0
+  mkdir -p "$OUT/seed$seed"
+  $PY -m vsync_ros.engine.train --config "config/train/$cfg.yaml" data.root="$OUT/data_random" \
+    data.gp_cell_m=$CELL train.threads=1 train.seed="$seed" train.max_steps="$steps" train.out="$out" \
+    train.log_every=50 "$@" > "$OUT/seed$seed/$name.log" 2>&1 || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
+  echo "trained $out"
+}
+# throttle: wait while JOBS runs are going
+throttle() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || exit 1; done; }
+
+# 2. baselines from scratch (BaseU on unsynchronized frames, BaseS on synchronized frames)
+for s in $SEEDS; do
+  throttle; run base_u_init small_base_u "$STEPS_BASE" "$s" &
+  throttle; run base_s small_base_s "$STEPS_BASE" "$s" &
+done
+wait
+# 3. every other model starts from its regime's baseline with the same budget; BaseU trains on too
+SIM="loss.sync_loss=sim loss.gamma=10"
+for s in $SEEDS; do
+  U="train.init_checkpoint=$OUT/seed$s/base_u_init.pt"
+  S="train.init_checkpoint=$OUT/seed$s/base_s.pt"
+  throttle; run base_u small_base_u "$STEPS_SYNC" "$s" "$U" &
+  throttle; run base_su small_base_su "$STEPS_SYNC" "$s" "$S" &
+  throttle; run cls_epi_w small_cls_epi "$STEPS_SYNC" "$s" "$S" &
+  # shellcheck disable=SC2086
+  { throttle; run cls_epi small_cls_epi "$STEPS_SYNC" "$s" "$U" $SIM & }
+  # shellcheck disable=SC2086
+  { throttle; run cls_cor small_cls_cor "$STEPS_SYNC" "$s" "$U" $SIM & }
+  # shellcheck disable=SC2086
+  { throttle; run cls_cat small_cls_cat "$STEPS_SYNC" "$s" "$U" $SIM & }
+  # shellcheck disable=SC2086
+  { throttle; run sls small_sls "$STEPS_SYNC" "$s" "$U" $SIM & }
+done
+wait
+
+# 4. evaluations, tables, model cards and figure
+$PY -m vsync_ros.reports.pets_results --runs "$OUT" --jobs "$JOBS"
