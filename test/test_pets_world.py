@@ -177,3 +177,5 @@ def test_vsync_synth_pets_writes_a_data_set_with_the_annotated_counts(tmp_path):
             assert float(s['count']) == want > 0
             assert float(s['gp_density'].sum()) == pytest.approx(want, abs=0.05 * want)
             assert np.allclose(s['offsets_s'].numpy(), [0.0, 5.0, -5.0])
+            assert ds.sequence_of(float(s['time_s'])) == seq                 # the per-sequence breakdown's key
+        assert ds.sequence_of(start - 30.0) is None

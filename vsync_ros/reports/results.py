@@ -39,10 +39,12 @@ def evaluate_row(checkpoint: Path, data: Path, split: str, sync_input: bool, dev
             'regime': ckpt.meta.get('regime', ''), 'train_wall_s': ckpt.meta.get('wall_time_s')}
 
 
-def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]]) -> str:
+def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]],
+               world: str = 'vsync_ros plaza world') -> str:
     """Markdown model card of a checkpoint: regime, config, data, training time and test metrics.
 
-    ``evaluations``: (table label, latency column, metrics) rows measured on held-out test splits.
+    ``evaluations``: (table label, latency column, metrics) rows measured on held-out test splits;
+    ``world``: what the training data set renders.
     """
     from vsync_ros.engine.checkpoint import load_checkpoint
 
@@ -59,7 +61,7 @@ def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]]) -> st
         f'{ckpt.region.cell_m} m.',
         f'- Loss: `{ckpt.config.loss.sync_loss}` sync loss, gamma {ckpt.config.loss.gamma:g}; '
         f'optimizer {ckpt.config.train.optimizer}, lr {ckpt.config.train.lr:g}, batch {ckpt.config.train.batch_size}.',
-        f'- Trained on **synthetic data only** (vsync_ros plaza world, {man.get("n", "?")} training samples, '
+        f'- Trained on **synthetic data only** ({world}, {man.get("n", "?")} training samples, '
         f'world seed {man.get("seed", "?")}, latency mode {desync.get("mode", "?")}, kappa {desync.get("kappa_s")} s, '
         f'tau {desync.get("tau_s")} s, dt {desync.get("dt_s")} s); training seed {meta.get("seed")}.',
         f'- Steps: {meta.get("steps")} in {meta.get("wall_time_s", 0) / 60:.1f} min on CPU '
