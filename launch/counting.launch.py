@@ -4,11 +4,18 @@
     ros2 launch vsync_ros counting.launch.py use_replay:=true use_rviz:=true desync_preset:=random
     ros2 launch vsync_ros counting.launch.py checkpoint:=/path/to/model.pt device:=cuda
     ros2 launch vsync_ros counting.launch.py autostart:=false    # then: ros2 lifecycle set /sync_node configure
+    ros2 launch vsync_ros counting.launch.py rig:=rigs/mine checkpoint:=runs/mine_cls_epi.pt use_replay:=true
 
 The sync node is a lifecycle node: with its ``autostart`` parameter (default true) it configures and
 activates itself. The launch arguments ``checkpoint``, ``device`` and ``autostart`` override the params file
 only when given (their empty default means "not given": the params file's values, or the node's defaults,
 stand).
+
+``rig`` is a preset (``plaza``, ``studio``: the replay's cameras) or a rig folder written by ``vsync-rig
+import``. A rig folder sets the sync node's ``rig`` (its calibration and ground region, checked against the
+checkpoint), ``camera_topics`` / ``camera_info_topics`` (``/<camera>/image_raw``, ``/<camera>/camera_info``
+for each of its cameras) and ``failover_order`` (views 1 .. V-1) over the params file, and the replay
+(``use_replay:=true``) renders its cameras in its ground region.
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ from launch_ros.substitutions import FindPackageShare
 
 OVERRIDE_ARGUMENTS = {'checkpoint': str, 'device': str, 'autostart': bool}
 """Launch arguments that set the sync node parameter of the same name (and type), but only when given."""
+PRESET_RIGS = ('plaza', 'studio')
+"""Values of the ``rig`` argument that name a built-in rig (the replay's only); anything else is a rig folder."""
 
 
 def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str | bool]:
@@ -49,10 +58,28 @@ def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str |
     return out
 
 
+def rig_overrides(launch_configurations: Mapping[str, str]) -> dict:
+    """Sync node parameters of a rig folder given as ``rig`` (none for a preset name or an empty value).
+
+    ``rig`` (the absolute folder), ``camera_topics``, ``camera_info_topics`` and ``failover_order``, from
+    :func:`vsync_ros.runtime.rig_folder.rig_node_parameters` (a relative folder is taken from the working
+    directory or the package share directory).
+
+    Raises:
+        ValueError: the value is neither a preset nor a folder holding rig.yaml, or the rig folder is broken
+            (the message names the file and the field).
+    """
+    value = launch_configurations.get('rig', '').strip()
+    if not value or value in PRESET_RIGS:
+        return {}
+    from vsync_ros.runtime.rig_folder import rig_node_parameters  # pure Python: no torch, no rclpy
+    return rig_node_parameters(value)
+
+
 def sync_node_actions(context: LaunchContext) -> list[LifecycleNode]:
-    """The sync node (OpaqueFunction body): the params file, then the given overrides (later entries win)."""
+    """The sync node (OpaqueFunction body): the params file, then the rig folder's and the given overrides."""
     parameters = [LaunchConfiguration('params_file')]
-    overrides = given_overrides(context.launch_configurations)
+    overrides = {**rig_overrides(context.launch_configurations), **given_overrides(context.launch_configurations)}
     if overrides:
         parameters.append(overrides)
     return [LifecycleNode(
@@ -86,8 +113,11 @@ def generate_launch_description() -> LaunchDescription:
                               description='log level of the nodes'),
         DeclareLaunchArgument('use_replay', default_value='false', choices=['true', 'false'],
                               description='also start replay_node (synthetic unsynchronized cameras + GT)'),
-        DeclareLaunchArgument('rig', default_value='plaza', choices=['plaza', 'studio'],
-                              description='replay: camera rig (must match the model: plaza counting, studio pose)'),
+        DeclareLaunchArgument('rig', default_value='plaza',
+                              description='camera rig: plaza or studio (the replay\'s cameras; must match the model: '
+                                          'plaza counting, studio pose), or a rig folder from vsync-rig import (the '
+                                          'sync node takes its calibration and listens to /<camera>/image_raw of '
+                                          'each camera; the replay renders those cameras)'),
         DeclareLaunchArgument('desync_preset', default_value='constant',
                               choices=['sync', 'constant', 'random', 'pets', 'citystreet', 'h36m_train', 'h36m_test'],
                               description='replay: content offsets of the non-reference views'),

@@ -16,7 +16,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 # name: (default, type, description)
 ARGUMENTS = {
     'source': ('toy', str, 'toy (built in), world (vsync_ros.data) or dataset'),
-    'rig': ('plaza', str, 'camera rig: plaza or studio'),
+    'rig': ('plaza', str, 'camera rig: plaza, studio or a rig folder (vsync-rig import)'),
     'dataset_root': ('', str, 'data set folder (source dataset)'),
     'dataset_split': ('test', str, 'data set split (source dataset)'),
     'dataset_frames': ('input', str, 'input (the data set\'s own desync; use desync_preset:=sync) or sync'),

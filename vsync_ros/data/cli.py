@@ -8,6 +8,8 @@ Examples::
     vsync-synth data/plaza_pets --sheet-only --sheet data/plaza_pets/sheet.png
     vsync-synth data/pets_const --world pets --data-root ../shared/data/pets2009 --mode constant
     vsync-synth data/pets_s1l1 --world pets --data-root ../shared/data/pets2009 --sequence S1L1-1 --n-train 20
+    vsync-synth data/mine --rig rigs/mine --n-train 800 --n-test 200        # your own cameras (vsync-rig import)
+    vsync-synth data/mine_pose --world pose --rig rigs/mine --segment-s 6
 
 ``--world pets`` renders PETS2009 from its real calibration (views 1-3) and the real annotated
 trajectories of its sequences (default: the MVMS split, train S2L2 + S2L3, test S1L1-1, S1L1-2,
@@ -15,6 +17,18 @@ S1L2-1, S1L2-2), in a PETS-like scene, at 384x288, with ground truth on the MVMS
 cells of 0.4 m). Reference frames every 1/7 s; a frame set is kept only if every view time
 t + offset lies inside its sequence's annotated interval; by default every such set is written.
 The data root is read, never copied: the manifest records it and the sequence names.
+
+``--rig DIR`` takes the cameras (any number >= 2, view 0 the reference) from a rig folder written by
+``vsync-rig import``. The crowd world walks its crowd in the rig's ground region and builds the static
+plaza (ground, buildings, street furniture) around that region; the pose world puts its room around the
+rig's cameras, centred on the region. All views of a data set share one image size, because the model has
+one input size: --size if given, else the size nearest 192 px wide with view 0's aspect ratio whose sides
+are multiples of 16, as a model input needs (4:3 gives 192x144, the size config/train/small.yaml trains
+at; 16:9 gives 256x144: train with model.image_width / model.image_height set to the printed size). Each
+camera is rescaled to that size and must have its aspect ratio (within 1 %): a camera of another aspect is
+refused by name, as the model would refuse its real frames. The manifest records the rig's name and
+folder (``rig``). A missing or broken rig folder ends with a message naming the file and the field, exit
+code 2.
 """
 from __future__ import annotations
 
@@ -48,8 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'crowd': people walking on the plaza, task counting (default); 'pose': the 3D-pose "
                         "motion world (vsync_ros.data.motion_world), task pose; 'pets': PETS2009's real rig and "
                         'real annotated trajectories (needs --data-root), task counting')
+    g.add_argument('--rig', type=Path, default=None, metavar='DIR',
+                   help='rig folder from vsync-rig import (rig.yaml, cameras/): its cameras and ground region '
+                        'instead of the plaza (crowd) or the studio (pose) rig; not with --world pets')
     g.add_argument('--size', type=_size, default=None, metavar='WxH',
-                   help='stored image size (default 192x144; 384x288 for --world pets, as PETS2009 in the paper)')
+                   help='stored image size (default 192x144; 384x288 for --world pets, as PETS2009 in the paper; '
+                        'with --rig the size nearest 192 px wide at view 0\'s aspect ratio with sides that are '
+                        'multiples of 16: 192x144 for 4:3)')
     g.add_argument('--people', type=int, nargs=2, default=(10, 30), metavar=('MIN', 'MAX'),
                    help='crowd size range: the target number of people in the walk area varies slowly '
                         'between MIN and MAX (default 10 30)')
@@ -139,13 +158,77 @@ def _make_world(args):
     if args.world == 'pose':
         from vsync_ros.data.motion_world import MotionWorld
         from vsync_ros.geometry.presets import studio_cameras
-        return MotionWorld(studio_cameras(*args.size), n_people=args.pose_people, seed=args.seed,
-                           noise_std=args.noise, segment_s=args.segment_s)
+        if args.rig is None:
+            cams, centre, source = studio_cameras(*args.size), (0.0, 0.0), None
+        else:
+            from vsync_ros.data.crowd_world import rig_source
+            from vsync_ros.geometry.rig import cameras_at_size, read_rig
+            rig = read_rig(args.rig)
+            cams = cameras_at_size(rig.cameras, *args.size, where=f'rig folder {args.rig}')
+            r = rig.region
+            centre, source = (r.x0 + r.width_m / 2, r.y0 + r.height_m / 2), rig_source(str(args.rig))
+        return MotionWorld(cams, n_people=args.pose_people, seed=args.seed, noise_std=args.noise,
+                           segment_s=args.segment_s, centre_xy=centre, rig_source=source)
     lo, hi = args.people
-    cfg = CrowdWorldConfig(image_size=args.size, crowd=CrowdParams(n_people=(lo, hi)), seed=args.seed,
+    cfg = CrowdWorldConfig(rig=str(args.rig.resolve()) if args.rig is not None else 'plaza', image_size=args.size,
+                           crowd=CrowdParams(n_people=(lo, hi)), seed=args.seed,
                            scene_seed=args.scene_seed, gp_cell_m=args.gp_cell, gp_sigma_m=args.gp_sigma,
                            view_sigma_px=args.view_sigma, noise_std=args.noise)
     return CrowdWorld(cfg)
+
+
+RIG_WIDTH = 192
+"""Preferred image width (pixels) of a data set on a rig folder (the small training configuration's width)."""
+MODEL_STEP = 16
+"""The counting models' input sides are multiples of this (2 ** (num_scales + 1) of config/train/small.yaml)."""
+
+
+def rig_image_size(width: int, height: int, target_width: int = RIG_WIDTH, step: int = MODEL_STEP) -> tuple[int, int]:
+    """Default stored (and model input) size for a rig whose reference camera is ``width`` x ``height`` pixels.
+
+    The size whose sides are multiples of ``step`` (a valid model input), whose aspect ratio is the camera's
+    within 1 % and whose width is nearest ``target_width``: 4:3 gives 192x144, 16:9 256x144, 5:4 180x144 is
+    not a multiple of 16 so 160x128. Without such a size up to 4 x ``target_width``: ``target_width`` wide at
+    the camera's aspect, height rounded to whole pixels (at least 16).
+    """
+    from vsync_ros.geometry.calibration import same_aspect
+
+    best: tuple[int, int, int] | None = None
+    for w in range(step, 4 * target_width + 1, step):
+        h = round(w * height / width / step) * step
+        if h >= step and same_aspect(w, h, width, height) and (best is None or abs(w - target_width) < best[0]):
+            best = (abs(w - target_width), w, h)
+    if best is None:
+        return target_width, max(16, round(target_width * height / width))
+    return best[1], best[2]
+
+
+def _check_rig(args) -> str:
+    """Read ``--rig``, set the default ``--size`` from it and check every camera against that size.
+
+    Returns a one-line description for the log. Raises CalibrationError (naming the file and the field, or
+    the camera) for a missing or broken rig folder, fewer than 2 cameras or a camera of another aspect ratio.
+    """
+    from vsync_ros.geometry.camera import CalibrationError
+    from vsync_ros.geometry.rig import cameras_at_size, read_rig, rig_name
+
+    rig = read_rig(args.rig)
+    if len(rig.cameras) < 2:
+        raise CalibrationError(f'rig folder {args.rig} has {len(rig.cameras)} camera; the models need at least 2 views')
+    ref = rig.cameras[0]
+    if args.size is None:
+        args.size = rig_image_size(ref.width, ref.height)
+    cameras_at_size(rig.cameras, *args.size, where=f'rig folder {args.rig}')
+    w, h = args.size
+    r = rig.region
+    line = (f'rig {rig_name(args.rig)}: {len(rig.cameras)} views ({", ".join(c.name for c in rig.cameras)}), '
+            f'{ref.width}x{ref.height} px -> {w}x{h} images')
+    if args.world == 'crowd':
+        line += f', ground region {r.width_m:g} m x {r.height_m:g} m at ({r.x0:g}, {r.y0:g})'
+    mw, mh = (w, h) if w % MODEL_STEP == 0 and h % MODEL_STEP == 0 else rig_image_size(w, h)
+    if (mw, mh) != (192, 144):
+        line += f'; train at this aspect ratio, e.g. model.image_width={mw} model.image_height={mh}'
+    return line
 
 
 def main(argv=None) -> int:
@@ -158,8 +241,6 @@ def main(argv=None) -> int:
         print(make_contact_sheet(args.out, sheet, n_samples=args.sheet_samples))
         return 0
     pets = args.world == 'pets'
-    if args.size is None:
-        args.size = (384, 288) if pets else (192, 144)
     if pets:
         if args.data_root is None:
             raise SystemExit('vsync-synth: --world pets needs --data-root (the PETS2009 calibration and annotations)')
@@ -167,6 +248,19 @@ def main(argv=None) -> int:
             raise SystemExit('vsync-synth: give --sequence or --train-sequences / --test-sequences, not both')
     elif args.data_root or args.sequence or args.train_sequences or args.test_sequences:
         raise SystemExit('vsync-synth: --data-root and the sequence options need --world pets')
+    if args.rig is not None:
+        from vsync_ros.geometry.camera import CalibrationError
+        if pets:
+            print('vsync-synth: error: --rig is for --world crowd or pose (--world pets uses the real PETS2009 rig)',
+                  file=sys.stderr)
+            return 2
+        try:
+            print(_check_rig(args))
+        except CalibrationError as exc:
+            print(f'vsync-synth: error: {exc}', file=sys.stderr)
+            return 2
+    if args.size is None:
+        args.size = (384, 288) if pets else (192, 144)
     if args.n_train is None:
         args.n_train = None if pets else 800
     if args.n_test is None:

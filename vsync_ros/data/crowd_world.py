@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from vsync_ros.data.scene import SUN_DIR, StaticScene
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_cameras, studio_cameras
+from vsync_ros.geometry.rig import RIG_FILE, cameras_at_size, is_rig_folder, read_rig, rig_name
 
 RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDIO_REGION)}
 SCENE_STYLES = ('plaza', 'pets')
@@ -40,7 +42,10 @@ class CrowdWorldConfig:
     """Settings of a :class:`CrowdWorld`.
 
     Attributes:
-        rig: camera rig preset ('plaza': 3 cameras around a 20 m x 24 m square).
+        rig: camera rig: a preset ('plaza': 3 cameras around a 20 m x 24 m square; 'studio') or the path of a
+            rig folder (``rig.yaml``, written by ``vsync-rig import``): its cameras, rescaled to ``image_size``
+            (every camera must have that aspect ratio), and its ground region, which the crowd walks in and
+            the static scene is built around.
         image_size: (width, height) of the rendered frames.
         crowd: pedestrian simulation parameters (crowd size range, speeds, ...).
         seed: seed of trajectories, appearances and sensor noise.
@@ -72,8 +77,9 @@ class CrowdWorldConfig:
     def __post_init__(self) -> None:
         if self.scene not in SCENE_STYLES:
             raise ValueError(f'unknown scene style {self.scene!r} (choose from {", ".join(SCENE_STYLES)})')
-        if self.rig not in RIGS:
-            raise ValueError(f'unknown rig {self.rig!r} (choose from {", ".join(RIGS)})')
+        if self.rig not in RIGS and not is_rig_folder(self.rig):
+            raise ValueError(f'unknown rig {self.rig!r}: choose from {", ".join(RIGS)} or give a rig folder '
+                             f'({Path(self.rig) / RIG_FILE} does not exist; vsync-rig import writes one)')
         w, h = self.image_size
         if int(w) < 16 or int(h) < 16:
             raise ValueError(f'image size too small: {self.image_size}')
@@ -105,6 +111,27 @@ class CrowdWorldConfig:
         return replace(self, **changes)
 
 
+def rig_setup(rig: str, image_size: tuple[int, int]) -> tuple[list[Camera], GroundRegion]:
+    """Cameras at ``image_size`` (width, height) and ground region of a preset rig or a rig folder.
+
+    Raises:
+        CalibrationError: an unreadable rig folder (the message names the file and the field) or a camera
+            whose aspect ratio is not the image size's (the message names the camera).
+    """
+    if rig in RIGS:
+        make, region = RIGS[rig]
+        return make(*image_size), region
+    folder = read_rig(rig)
+    return cameras_at_size(folder.cameras, *image_size, where=f'rig folder {rig}'), folder.region
+
+
+def rig_source(rig: str) -> dict | None:
+    """Where a rig came from, for data-set manifests: ``{'name', 'folder'}`` of a rig folder, None for a preset."""
+    if rig in RIGS:
+        return None
+    return {'name': rig_name(rig), 'folder': str(Path(rig).resolve())}
+
+
 _BACKGROUNDS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _SCENES: dict[tuple, StaticScene] = {}
 
@@ -128,12 +155,16 @@ class CrowdWorld:
     """A simulated crowd on a plaza, rendered from calibrated cameras (task 'counting').
 
     Args:
-        config: world settings.
+        config: world settings (``config.rig``: a preset or a rig folder, see :class:`CrowdWorldConfig`).
         cameras: override the rig's cameras (their resolution is used as is).
         region: override the rig's counting region (its cell size is replaced by ``gp_cell_m``).
         crowd: people to render instead of the simulated crowd: anything with ``state(t) ->
             CrowdState`` and ``appearance(pid) -> Appearance`` (e.g. the real PETS2009 trajectories,
             :class:`~vsync_ros.data.readers.pets_tracks.PetsCrowd`).
+
+    Attributes:
+        rig_source: ``{'name', 'folder'}`` when ``config.rig`` is a rig folder (recorded in data-set manifests),
+            else None.
     """
 
     task = 'counting'
@@ -142,8 +173,9 @@ class CrowdWorld:
                  region: GroundRegion | None = None, crowd=None) -> None:
         self.config = config or CrowdWorldConfig()
         cfg = self.config
-        rig_cams, rig_region = RIGS[cfg.rig]
-        self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams(*cfg.image_size)
+        rig_cams, rig_region = rig_setup(cfg.rig, cfg.image_size) if cameras is None or region is None else ([], None)
+        self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams
+        self.rig_source = rig_source(cfg.rig)
         base_region = region or rig_region
         self.region = base_region.with_cell(cfg.gp_cell_m)
         self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture, cfg.scene)

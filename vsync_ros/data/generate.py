@@ -296,6 +296,9 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
     region = getattr(w, 'region', None)
     if region is not None:
         manifest['region'] = region.as_dict()
+    rig = getattr(w, 'rig_source', None)
+    if rig:  # a rig folder (vsync-rig import): its name and where it is
+        manifest['rig'] = dict(rig)
     if w.task == 'counting':
         sigma = float(getattr(w, 'view_sigma_px', 3.0 * src_w / 384.0)) * sx
         manifest['gt'] = {'gp_sigma_m': float(getattr(getattr(w, 'config', None), 'gp_sigma_m', 1.0)),

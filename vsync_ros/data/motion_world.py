@@ -515,23 +515,31 @@ class MotionWorld:
         blend_s: transition time between scheduled motions (seconds).
         noise_std: Gaussian sensor noise (std in 0-255 units, seeded by (seed, view, t)); 0 disables.
         min_separation_m: minimum distance between the anchors of different people.
+        centre_xy: ground point (x, y metres) the people move around and the room is centred on (default the
+            origin, where the studio rig looks); e.g. the centre of an imported rig's ground region.
+        rig_source: where the cameras came from (``{'name', 'folder'}`` of a rig folder; recorded in data-set
+            manifests), or None.
 
     Attributes:
         cameras: list of :class:`Camera`.
         task: ``'pose'``.
         people: list of :class:`Person`.
-        anchors: (P, 2) start positions of the people (metres).
+        anchors: (P, 2) start positions of the people (metres, world frame).
+        centre: (3,) the room centre on the floor (metres).
     """
 
     task = 'pose'
 
     def __init__(self, cameras: Sequence[Camera], n_people: int = 1, seed: int = 0,
                  motions: Sequence[str] | None = None, segment_s: float | None = None, blend_s: float = 1.0,
-                 noise_std: float = 2.0, min_separation_m: float = 0.9):
+                 noise_std: float = 2.0, min_separation_m: float = 0.9,
+                 centre_xy: Sequence[float] = (0.0, 0.0), rig_source: dict | None = None):
         if n_people < 1:
             raise ValueError('n_people must be >= 1')
         self.cameras = list(cameras)
         self.seed = int(seed)
+        self.centre = np.array([float(centre_xy[0]), float(centre_xy[1]), 0.0])
+        self.rig_source = rig_source
         self.noise_std = float(noise_std)
         rng = np.random.default_rng([self.seed, 0x5e1])
         names = list(motions) if motions else list(MOTIONS)
@@ -548,7 +556,7 @@ class MotionWorld:
                 if all(np.linalg.norm(cand - q) >= min_separation_m for q in anchors):
                     break
             anchors.append(cand)
-        self.anchors = np.array(anchors)
+        self.anchors = np.array(anchors) + self.centre[:2] if self.centre.any() else np.array(anchors)
         self._motions, self._segment_s, self._blend_s = sorted(set(names)), segment_s, blend_s
         self.people = [sample_person(rng, names[p % len(names)], anchors[p], segment_s, blend_s, sorted(set(names)),
                                      self.seed, p) for p in range(n_people)]
@@ -564,10 +572,10 @@ class MotionWorld:
         }
         self._wall = {'c': rng.uniform(0.35, 0.9, 3), 'panel': rng.uniform(0.6, 1.5), 'salt': rng.uniform(0, 100),
                       'stripe_z': rng.uniform(0.8, 1.4), 'stripe_c': rng.uniform(0.1, 0.9, 3)}
-        centres = np.array([c.center for c in self.cameras])
+        centres = np.array([c.center for c in self.cameras]) - self.centre
         half = max(6.0, float(np.max(np.abs(centres[:, :2]))) + 1.5)
-        self._room_lo = np.array([-half, -half, 0.0])
-        self._room_hi = np.array([half, half, max(3.2, float(centres[:, 2].max()) + 1.0)])
+        self._room_lo = self.centre + np.array([-half, -half, 0.0])
+        self._room_hi = self.centre + np.array([half, half, max(3.2, float(centres[:, 2].max()) + 1.0)])
         self._rays: dict[int, np.ndarray] = {}
         self._last_joints: tuple[float, np.ndarray] | None = None
         self._backgrounds: dict[int, np.ndarray] = {}
@@ -577,7 +585,8 @@ class MotionWorld:
         """(P, 17, 3) float64 world joints (metres) at time t (seconds)."""
         t = float(t)
         if self._last_joints is None or self._last_joints[0] != t:
-            self._last_joints = (t, np.stack([p.joints(t) for p in self.people]))
+            joints = np.stack([p.joints(t) for p in self.people])
+            self._last_joints = (t, joints + self.centre if self.centre.any() else joints)
         return self._last_joints[1].copy()
 
     def ground_truth(self, t: float) -> dict[str, np.ndarray]:
@@ -616,12 +625,15 @@ class MotionWorld:
 
     def describe(self) -> dict:
         """JSON-serialisable description (for data-set manifests)."""
-        return {'type': 'motion', 'seed': self.seed, 'n_people': len(self.people), 'motions': list(self._motions),
-                'segment_s': self._segment_s, 'blend_s': self._blend_s, 'noise_std': self.noise_std,
-                'cameras': [c.name for c in self.cameras],
-                'people': [{'first_motion': p.motion, 'bone_lengths_m': {k: round(v, 4) for k, v in
-                                                                        p.shape.lengths.items()}}
-                           for p in self.people]}
+        d = {'type': 'motion', 'seed': self.seed, 'n_people': len(self.people), 'motions': list(self._motions),
+             'segment_s': self._segment_s, 'blend_s': self._blend_s, 'noise_std': self.noise_std,
+             'cameras': [c.name for c in self.cameras],
+             'people': [{'first_motion': p.motion, 'bone_lengths_m': {k: round(v, 4) for k, v in
+                                                                     p.shape.lengths.items()}}
+                        for p in self.people]}
+        if self.centre.any():  # the studio's origin is left out, as before
+            d['centre_xy'] = [float(self.centre[0]), float(self.centre[1])]
+        return d
 
     def background(self, view: int) -> np.ndarray:
         """(H, W, 3) uint8 image of the empty room (no people, no noise)."""
@@ -656,7 +668,7 @@ class MotionWorld:
         t_axis[~np.isfinite(t_axis) | (t_axis <= 0)] = np.inf
         axis = np.argmin(t_axis, 1)
         t = t_axis[np.arange(len(dirs)), axis]
-        p = origin + t[:, None] * dirs
+        p = origin + t[:, None] * dirs - self.centre  # room coordinates: the textures are laid out around the centre
         out = np.empty((len(dirs), 3))
         floor = (axis == 2) & (dirs[:, 2] < 0)
         ceiling = (axis == 2) & ~floor

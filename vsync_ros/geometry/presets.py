@@ -4,7 +4,8 @@
   74-81 % of it (PETS2009-like).
 * studio: 4 cameras, 320x320, at 1.6-2.0 m in the corners of a capture room (Human3.6M-like).
 
-:func:`rig` gives either by name (the replay node's ``rig`` parameter). Run
+:func:`rig` gives either by name, or the rig of a rig folder (``vsync-rig import``; the replay node's ``rig``
+parameter). Run
 ``python -m vsync_ros.geometry.presets`` to (re)write the YAML files.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
+from vsync_ros.geometry.rig import RIG_FILE, is_rig_folder, read_rig
 
 PLAZA_REGION = GroundRegion(x0=0.0, y0=0.0, width_m=20.0, height_m=24.0, cell_m=0.1)
 STUDIO_REGION = GroundRegion(x0=-2.5, y0=-2.5, width_m=5.0, height_m=5.0, cell_m=0.05)
@@ -43,17 +45,27 @@ def studio_cameras(width: int = 320, height: int = 320) -> list[Camera]:
 
 
 def rig(name: str, image_scale: float = 1.0) -> tuple[list[Camera], GroundRegion]:
-    """Cameras and ground region of a built-in rig (one of :data:`RIGS`).
+    """Cameras and ground region of a built-in rig (one of :data:`RIGS`) or of a rig folder.
 
+    ``name``: 'plaza', 'studio', or the path of a rig folder (holding ``rig.yaml``, written by
+    ``vsync-rig import``; its cameras at their own image sizes, in view order, and its ground region).
     Image sizes are scaled by ``image_scale`` (each side rounded to whole pixels, at least 8 pixels);
     the ground region is the rig's own.
+
+    Raises:
+        ValueError: neither a preset name nor a rig folder.
+        CalibrationError: (a ValueError) an unreadable rig folder; the message names the file and the field.
     """
     if name == 'plaza':
         cams, region = plaza_cameras(), PLAZA_REGION
     elif name == 'studio':
         cams, region = studio_cameras(), STUDIO_REGION
+    elif is_rig_folder(name):
+        folder = read_rig(name)
+        cams, region = folder.cameras, folder.region
     else:
-        raise ValueError(f'unknown rig {name!r} (plaza | studio)')
+        raise ValueError(f'unknown rig {name!r}: not plaza | studio, and {Path(name) / RIG_FILE} does not exist '
+                         '(a rig folder is written by vsync-rig import)')
     if image_scale != 1.0:
         cams = [c.scaled(max(8, round(c.width * image_scale)), max(8, round(c.height * image_scale))) for c in cams]
     return cams, region

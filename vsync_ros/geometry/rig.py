@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vsync_ros.geometry.calibration import same_aspect
 from vsync_ros.geometry.camera import CalibrationError, Camera, yaml_field
 from vsync_ros.geometry.ground import GroundRegion
 
@@ -192,6 +193,38 @@ def read_rig(folder: str | Path) -> Rig:
     src = doc.get('source', {}) or {}
     return Rig(cams, region, sources, str(src.get('format', 'camera_info')), str(src.get('unit', 'm')),
                str(_field(doc, ('ground_region',), path).get('from', 'given')), settings, str(src.get('subject', '')))
+
+
+def is_rig_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding a ``rig.yaml`` (a rig folder, as opposed to a preset rig name)."""
+    return bool(str(path)) and (Path(path) / RIG_FILE).is_file()
+
+
+def rig_name(folder: str | Path) -> str:
+    """The name of a rig folder: its last path component (``rigs/mine`` -> ``mine``)."""
+    return Path(folder).resolve().name
+
+
+def cameras_at_size(cameras: Sequence[Camera], width: int, height: int, where: str = '') -> list[Camera]:
+    """Every camera for images of ``width`` x ``height`` pixels (:meth:`Camera.scaled`; same objects when equal).
+
+    All views of a model share one input size, so each camera must have that aspect ratio (within 1 %,
+    :func:`~vsync_ros.geometry.calibration.same_aspect`): a camera of another aspect would be stretched here and
+    its real frames refused by the model.
+
+    Raises:
+        CalibrationError: a camera of another aspect ratio; the message names it (and ``where``, e.g. the rig).
+    """
+    out = []
+    for v, cam in enumerate(cameras):
+        if not same_aspect(cam.width, cam.height, width, height):
+            raise CalibrationError(
+                f'{where + ": " if where else ""}view {v} ({cam.name}) is {cam.width}x{cam.height} px '
+                f'(aspect {cam.width / cam.height:.3f}) but the images are {width}x{height} '
+                f'(aspect {width / height:.3f}); all views share the model\'s input size, so give a size with '
+                f'{cam.name}\'s aspect ratio or import the cameras at one aspect ratio')
+        out.append(cam if (cam.width, cam.height) == (width, height) else cam.scaled(width, height))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- coverage

@@ -26,7 +26,6 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from vsync_ros.geometry.presets import RIGS
 from vsync_ros.ros.image_conversion import make_image_msg
 from vsync_ros.ros.joint_messages import joints_to_pose_array
 from vsync_ros.ros.node_main import run_node
@@ -42,6 +41,7 @@ from vsync_ros.runtime.messages import (
     encode_rgb,
     topic_for,
 )
+from vsync_ros.runtime.rig_folder import rig_spec
 from vsync_ros.runtime.schedules import DATA_PRESETS, PRESETS, desync_profile, schedule
 from vsync_ros.runtime.sources import DATASET_FRAMES, SOURCES, FrameSource, make_source
 
@@ -51,8 +51,10 @@ STAMP_MODES = ('reference', 'capture')
 PARAMETERS = parameter_table(
     ParameterSpec('source', Parameter.Type.STRING, 'toy',
                   'Frame source: toy (built-in), world (vsync_ros.data synthetic world) or dataset.', choices=SOURCES),
-    ParameterSpec('rig', Parameter.Type.STRING, 'plaza', 'Camera rig of the toy / synthetic world: plaza or studio.',
-                  choices=RIGS),
+    ParameterSpec('rig', Parameter.Type.STRING, 'plaza',
+                  'Camera rig of the toy / synthetic world: plaza, studio, or a rig folder (rig.yaml, from '
+                  'vsync-rig import; absolute, relative to the working or share directory, or '
+                  'package://vsync_ros/...): its cameras, published as /<camera>/image_raw, and its ground region.'),
     ParameterSpec('dataset_root', Parameter.Type.STRING, '', 'Data set folder (source dataset).'),
     ParameterSpec('dataset_split', Parameter.Type.STRING, 'test', 'Data set split (source dataset).'),
     ParameterSpec('dataset_frames', Parameter.Type.STRING, 'input',
@@ -122,7 +124,7 @@ class ReplayNode(Node):
             raise ValueError(problem)
         try:
             if source is None:
-                source = make_source(p['source'], p['rig'], p['seed'], p['n_people'], p['image_scale'],
+                source = make_source(p['source'], rig_spec(p['rig']), p['seed'], p['n_people'], p['image_scale'],
                                      p['dataset_root'], p['dataset_split'], p['dataset_frames'])
             self.source = source
             cams = self.source.cameras

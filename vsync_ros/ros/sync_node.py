@@ -81,10 +81,11 @@ from vsync_ros.ros.parameters import (
     parameter_table,
     read_parameters,
 )
-from vsync_ros.runtime.calibration_check import check_camera_info, load_and_check
+from vsync_ros.runtime.calibration_check import check_calibration, check_camera_info, load_and_check, rig_region_problem
 from vsync_ros.runtime.degraded import DEGRADED_OUTPUTS, mark_degraded
 from vsync_ros.runtime.frame_store import FrameStore
 from vsync_ros.runtime.images import check_image
+from vsync_ros.runtime.rig_folder import deployment_rig
 from vsync_ros.runtime.sync_core import TRIGGERS, LogThrottle, StepOutcome, SyncCore
 from vsync_ros.runtime.work_thread import WorkThread
 
@@ -122,6 +123,13 @@ PARAMETERS = parameter_table(
     ParameterSpec('calibration_files', Parameter.Type.STRING_ARRAY, [],
                   'Optional calibration YAML per view (camera_info + extrinsics; absolute, relative to '
                   'the package share dir, or package://vsync_ros/...). Checked against the model.'),
+    ParameterSpec('rig', Parameter.Type.STRING, '',
+                  'Optional rig folder (rig.yaml + cameras/, from vsync-rig import; absolute, relative to the '
+                  'working or share directory, or package://vsync_ros/...) or preset (plaza, studio): its cameras, '
+                  'in view order, are the deployment calibration, checked against the model as calibration_files '
+                  '(which are then ignored), and its ground region must be the model\'s (counting). '
+                  'counting.launch.py rig:=DIR also sets camera_topics and camera_info_topics to '
+                  '/<camera>/image_raw and /<camera>/camera_info. Empty: not used.'),
     ParameterSpec('reference_view', Parameter.Type.INTEGER, 0, 'Index of the reference view (0-based).',
                   value_range=(0, 63)),
     ParameterSpec('failover_order', Parameter.Type.INTEGER_ARRAY, [],
@@ -316,7 +324,7 @@ class SyncNode(LifecycleNode):
         if len(topics) != n:
             raise ValueError(f'camera_topics lists {len(topics)} topics but the model has {n} cameras '
                              f'({", ".join(c.name for c in pipeline.cameras)})')
-        for key in ('camera_info_topics', 'calibration_files'):
+        for key in ('camera_info_topics',) if p['rig'] else ('camera_info_topics', 'calibration_files'):
             if p[key] and len(p[key]) != n:
                 raise ValueError(f'{key} must be empty or list one entry per camera ({n}), got {len(p[key])}')
         ref = int(p['reference_view'])
@@ -453,6 +461,22 @@ class SyncNode(LifecycleNode):
     def _load_pipeline(self, p: dict) -> FramePipeline:
         ckpt = str(self._checkpoint_path(p))
         cameras = None
+        if p['rig']:
+            try:
+                cameras, region, label = deployment_rig(p['rig'])
+            except ValueError as exc:  # CalibrationError included: names the file and the field
+                raise RuntimeError(f'rig not usable: {exc}') from exc
+            if p['calibration_files']:
+                self.get_logger().info(f'calibration from rig {label}; calibration_files ignored')
+            self.get_logger().info(f'loading {ckpt} on device {p["device"]} for rig {label} '
+                                   f'({", ".join(c.name for c in cameras)})')
+            pipeline = open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
+                                     tolerance_px=float(p['calibration_tolerance_px']))
+            problem = rig_region_problem(pipeline, region)
+            if problem:
+                raise RuntimeError(f'rig {label} does not match checkpoint {ckpt}: {problem}. Retrain on this rig '
+                                   'or give the ground region the model was trained with (vsync-rig import --region)')
+            return pipeline
         if p['calibration_files']:
             from vsync_ros.geometry import load_cameras
             try:
@@ -512,7 +536,7 @@ class SyncNode(LifecycleNode):
         self._worker = WorkThread({'work': self._on_work, 'diagnostics': self._on_diagnostics},
                                   name=f'{self.get_name()}_inference')
         self.core = core
-        self._check_calibration_files(p['calibration_files'])
+        self._check_calibration_files(p['calibration_files'], p['rig'])
         describe = getattr(pipeline, 'describe', None)
         if callable(describe):
             self.get_logger().info(f'model: {describe()}')
@@ -530,7 +554,25 @@ class SyncNode(LifecycleNode):
             f'reference grace {p["reference_grace_s"]:g} s, degraded_output {p["degraded_output"]}, '
             f'device {self.device_used}, output frame {self.frame_id!r}')
 
-    def _check_calibration_files(self, files: list[str]) -> None:
+    def _check_calibration_files(self, files: list[str], rig_value: str = '') -> None:
+        """Disable the views whose deployment calibration (rig folder, else calibration files) disagrees.
+
+        A rig whose camera count or ground region is not the model's raises ValueError (configure fails).
+        """
+        if rig_value:
+            cameras, region, label = deployment_rig(rig_value)
+            if len(cameras) != len(self.pipeline.cameras):
+                raise ValueError(f'rig {label} has {len(cameras)} cameras ({", ".join(c.name for c in cameras)}), '
+                                 f'the model {len(self.pipeline.cameras)}')
+            problem = rig_region_problem(self.pipeline, region)
+            if problem:
+                raise ValueError(f'rig {label}: {problem}')
+            for v, cam in enumerate(cameras):
+                reason = check_calibration(cam, self.pipeline.cameras[v], self.pipeline.region, self.tolerance_px)
+                if reason:
+                    self.core.set_view_enabled(v, False, f'rig {label} camera {cam.name}: {reason}')
+            self._log_events()
+            return
         for v, f in enumerate(files):
             path = paths.resolve(f)
             _, reason = load_and_check(path, self.pipeline.cameras[v], self.pipeline.region, self.tolerance_px)

@@ -6,9 +6,10 @@ this module adds the CameraInfo and calibration-file front ends.
 from __future__ import annotations
 
 from vsync_ros.geometry import CalibrationError, Camera, GroundRegion
-from vsync_ros.geometry.calibration import check_calibration, probe_points, reprojection_difference_px
+from vsync_ros.geometry.calibration import check_calibration, check_region, probe_points, reprojection_difference_px
 
-__all__ = ['check_calibration', 'check_camera_info', 'load_and_check', 'probe_points', 'reprojection_difference_px']
+__all__ = ['check_calibration', 'check_camera_info', 'load_and_check', 'probe_points', 'reprojection_difference_px',
+           'rig_region_problem']
 
 
 def check_camera_info(msg, model_cam: Camera, region: GroundRegion, tolerance_px: float) -> str:
@@ -31,3 +32,15 @@ def load_and_check(path, model_cam: Camera, region: GroundRegion, tolerance_px: 
     except CalibrationError as exc:
         return None, str(exc)
     return cam, check_calibration(cam, model_cam, region, tolerance_px)
+
+
+def rig_region_problem(pipeline, region: GroundRegion) -> str:
+    """'' when a rig's ground region is the counting model's (corner and extent, metres), else the difference.
+
+    The cell size is not compared: the model's output grid has its own (``data.gp_cell_m`` of its training).
+    Pose pipelines (``task`` 'pose') have no counting region: always ''.
+    """
+    if getattr(pipeline, 'task', 'counting') != 'counting':
+        return ''
+    model_region = pipeline.region
+    return check_region(region.with_cell(model_region.cell_m), model_region)

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from vsync_ros.geometry import Camera, GroundRegion
-from vsync_ros.geometry.presets import rig
+from vsync_ros.geometry.presets import RIGS, rig
 from vsync_ros.runtime.toy_world import ToyWorld
 
 SOURCES = ('toy', 'world', 'dataset')
@@ -123,12 +123,15 @@ def make_source(kind: str, rig_name: str = 'plaza', seed: int = 0, n_people: int
                 dataset_root: str = '', dataset_split: str = 'test', dataset_frames: str = 'input') -> FrameSource:
     """Build a frame source.
 
-    ``toy``: the built-in :class:`ToyWorld` (``n_people``). ``world``: the synthetic world of
-    :mod:`vsync_ros.data` — the crowd world on the plaza rig (its own crowd size), the motion world
-    (``n_people`` actors, pose ground truth) on the studio rig. ``dataset``: a ``vsync-synth`` data set.
+    ``rig_name``: 'plaza', 'studio' or the path of a rig folder (``vsync-rig import``; its cameras at their own
+    image sizes times ``image_scale``, and its ground region). ``toy``: the built-in :class:`ToyWorld`
+    (``n_people``). ``world``: the synthetic world of :mod:`vsync_ros.data` — the crowd world on the plaza rig
+    or on a rig folder (in its ground region; its own crowd size), the motion world (``n_people`` actors, pose
+    ground truth) on the studio rig. ``dataset``: a ``vsync-synth`` data set.
 
     Raises:
         RuntimeError: the requested source is not available, with the reason.
+        ValueError: an unknown source or rig; CalibrationError (a ValueError) for a broken rig folder.
     """
     if kind == 'toy':
         cams, region = rig(rig_name, image_scale)
@@ -140,6 +143,11 @@ def make_source(kind: str, rig_name: str = 'plaza', seed: int = 0, n_people: int
                 from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
                 size = (cams[0].width, cams[0].height)
                 return WorldSource(CrowdWorld(CrowdWorldConfig(rig='plaza', image_size=size, seed=seed)))
+            if rig_name not in RIGS:  # a rig folder: its cameras (each at its own size), the crowd in its region
+                from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
+                size = (cams[0].width, cams[0].height)
+                return WorldSource(CrowdWorld(CrowdWorldConfig(rig=rig_name, image_size=size, seed=seed),
+                                              cameras=cams, region=region))
             from vsync_ros.data.motion_world import MotionWorld
             return WorldSource(MotionWorld(cams, n_people=max(1, n_people), seed=seed), region)
         except ImportError as exc:
