@@ -31,6 +31,9 @@ from vsync_ros.geometry.ground import GroundRegion
 from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_cameras, studio_cameras
 
 RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDIO_REGION)}
+#: rigs that are not shipped: their cameras and region come from the user's data root and are passed to
+#: :class:`CrowdWorld` (PETS2009: :func:`vsync_ros.data.pets_world.pets_world` reads its Tsai calibration)
+EXTERNAL_RIGS = ('pets2009',)
 SCENE_STYLES = ('plaza', 'pets')
 _NOISE_BANK = 6
 
@@ -40,7 +43,8 @@ class CrowdWorldConfig:
     """Settings of a :class:`CrowdWorld`.
 
     Attributes:
-        rig: camera rig preset ('plaza': 3 cameras around a 20 m x 24 m square).
+        rig: camera rig: a preset ('plaza': 3 cameras around a 20 m x 24 m square; 'studio') or one of
+            :data:`EXTERNAL_RIGS` ('pets2009', whose cameras and region the caller passes).
         image_size: (width, height) of the rendered frames.
         crowd: pedestrian simulation parameters (crowd size range, speeds, ...).
         seed: seed of trajectories, appearances and sensor noise.
@@ -72,8 +76,8 @@ class CrowdWorldConfig:
     def __post_init__(self) -> None:
         if self.scene not in SCENE_STYLES:
             raise ValueError(f'unknown scene style {self.scene!r} (choose from {", ".join(SCENE_STYLES)})')
-        if self.rig not in RIGS:
-            raise ValueError(f'unknown rig {self.rig!r} (choose from {", ".join(RIGS)})')
+        if self.rig not in RIGS and self.rig not in EXTERNAL_RIGS:
+            raise ValueError(f'unknown rig {self.rig!r} (choose from {", ".join([*RIGS, *EXTERNAL_RIGS])})')
         w, h = self.image_size
         if int(w) < 16 or int(h) < 16:
             raise ValueError(f'image size too small: {self.image_size}')
@@ -142,7 +146,10 @@ class CrowdWorld:
                  region: GroundRegion | None = None, crowd=None) -> None:
         self.config = config or CrowdWorldConfig()
         cfg = self.config
-        rig_cams, rig_region = RIGS[cfg.rig]
+        if cfg.rig not in RIGS and (cameras is None or region is None):
+            raise ValueError(f'rig {cfg.rig!r} is read from its data root: pass its cameras and region '
+                             '(PETS2009: vsync_ros.data.pets_world.pets_world)')
+        rig_cams, rig_region = RIGS.get(cfg.rig, (None, None))
         self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams(*cfg.image_size)
         base_region = region or rig_region
         self.region = base_region.with_cell(cfg.gp_cell_m)

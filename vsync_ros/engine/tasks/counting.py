@@ -28,7 +28,6 @@ from vsync_ros.engine.tasks.common import (
 from vsync_ros.models.counting.losses import compute_losses
 from vsync_ros.models.counting.model import build_model
 
-
 GAME_LEVELS = (0, 1, 2, 3)
 
 
