@@ -94,8 +94,14 @@ def test_ground_error_counts_people_in_the_wrong_place():
     assert demo.ground_error(moved, gt) == pytest.approx(2.0)            # missing here, extra there
     assert demo.ground_error(nearby, gt) == pytest.approx(0.0)
     assert demo.ground_error(gt * 0.5, gt) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match='shapes'):
+    with pytest.raises(ValueError, match='must be the same'):
         demo.ground_error(gt[:10], gt)
+    # the evaluation's GAME (vsync_ros.engine.tasks.counting.game_errors) on an uneven split of random maps
+    from vsync_ros.engine.tasks.counting import game_errors
+    rng = np.random.default_rng(0)
+    a, b = rng.random((89, 76)), rng.random((89, 76))
+    want = game_errors(torch.as_tensor(a)[None, None], torch.as_tensor(b)[None, None], (0, 3))[0]
+    assert [demo.ground_error(a, b, 0), demo.ground_error(a, b)] == pytest.approx(want.tolist())
 
 
 def _records(errors_a: list[float], errors_b: list[float]) -> list:
@@ -198,8 +204,8 @@ def test_a_failing_model_stops_the_demo_with_the_reason(tmp_path, capsys, monkey
         def run(self, images, ref_index):
             raise RuntimeError('out of memory (simulated)')
 
-    monkeypatch.setattr(demo, 'load_models', lambda specs, device: [load_pipeline(path, 'cpu'),
-                                                                     Failing(load_pipeline(path, 'cpu'))])
+    monkeypatch.setattr(demo, 'load_models', lambda specs, device, pets_root=None: [
+        load_pipeline(path, 'cpu'), Failing(load_pipeline(path, 'cpu'))])
     with ros_env(DOMAIN_ID):
         rc = demo.main(['--frames', '2', '--out', str(tmp_path / 'o'), '--checkpoints', f'A={path}', f'B={path}',
                         '--no-progress', '--no-images', '--start-s', '20'])

@@ -68,6 +68,17 @@ def test_plaza_world_config_is_unchanged_by_scene_styles():
     assert CrowdWorldConfig.from_dict(CrowdWorldConfig(scene='pets').to_dict()).scene == 'pets'
     with pytest.raises(ValueError, match='unknown scene style'):
         CrowdWorldConfig(scene='beach')
+    assert d['rig'] == 'plaza'
+
+
+def test_the_pets2009_rig_is_named_but_never_shipped():
+    from vsync_ros.data.crowd_world import CrowdWorld
+    from vsync_ros.geometry import presets
+    cfg = CrowdWorldConfig(rig='pets2009', scene='pets')
+    assert CrowdWorldConfig.from_dict(cfg.to_dict()).rig == 'pets2009'
+    with pytest.raises(ValueError, match="rig 'pets2009' is read from its data root"):
+        CrowdWorld(cfg)                                                   # no built-in cameras to fall back on
+    assert 'pets2009' not in presets.RIGS
 
 
 def test_vsync_synth_pets_needs_a_data_root(tmp_path):
@@ -156,6 +167,7 @@ def test_vsync_synth_pets_writes_a_data_set_with_the_annotated_counts(tmp_path):
                  '--no-progress', '--no-sheet']) == 0
     man = json.loads((out / 'manifest.json').read_text())
     src = man['world']['source']
+    assert man['world']['config']['rig'] == 'pets2009' and man['world']['config']['scene'] == 'pets'
     assert src['data_root'] == str(DATA) and [s['name'] for s in src['sequences']] == ['S2L3', 'S1L1-1']
     assert man['image_size'] == [384, 288] and man['region']['cell_m'] == pytest.approx(0.4)
     assert sorted(p.name for p in out.iterdir()) == ['cameras', 'manifest.json', 'test', 'train']

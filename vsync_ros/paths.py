@@ -27,6 +27,14 @@ def share_dirs() -> list[Path]:
     return dirs
 
 
+def source_root() -> Path | None:
+    """The source checkout the package is imported from (the folder holding ``package.xml``), or None.
+
+    Outputs of the repository's scripts (e.g. ``runs/`` of ``scripts/reproduce_pets2009.sh``) live there.
+    """
+    return _SOURCE_ROOT if (_SOURCE_ROOT / 'package.xml').is_file() else None
+
+
 def share_dir() -> Path:
     """The first existing share directory (the source checkout as a last resort)."""
     for d in share_dirs():

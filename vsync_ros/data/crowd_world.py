@@ -33,6 +33,9 @@ from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_camera
 from vsync_ros.geometry.rig import RIG_FILE, cameras_at_size, is_rig_folder, read_rig, rig_name
 
 RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDIO_REGION)}
+#: rigs that are not shipped: their cameras and region come from the user's data root and are passed to
+#: :class:`CrowdWorld` (PETS2009: :func:`vsync_ros.data.pets_world.pets_world` reads its Tsai calibration)
+EXTERNAL_RIGS = ('pets2009',)
 SCENE_STYLES = ('plaza', 'pets')
 _NOISE_BANK = 6
 
@@ -42,7 +45,8 @@ class CrowdWorldConfig:
     """Settings of a :class:`CrowdWorld`.
 
     Attributes:
-        rig: camera rig: a preset ('plaza': 3 cameras around a 20 m x 24 m square; 'studio') or the path of a
+        rig: camera rig: a preset ('plaza': 3 cameras around a 20 m x 24 m square; 'studio'), one of
+            :data:`EXTERNAL_RIGS` ('pets2009', whose cameras and region the caller passes), or the path of a
             rig folder (``rig.yaml``, written by ``vsync-rig import``): its cameras, rescaled to ``image_size``
             (every camera must have that aspect ratio), and its ground region, which the crowd walks in and
             the static scene is built around.
@@ -77,9 +81,9 @@ class CrowdWorldConfig:
     def __post_init__(self) -> None:
         if self.scene not in SCENE_STYLES:
             raise ValueError(f'unknown scene style {self.scene!r} (choose from {", ".join(SCENE_STYLES)})')
-        if self.rig not in RIGS and not is_rig_folder(self.rig):
-            raise ValueError(f'unknown rig {self.rig!r}: choose from {", ".join(RIGS)} or give a rig folder '
-                             f'({Path(self.rig) / RIG_FILE} does not exist; vsync-rig import writes one)')
+        if self.rig not in RIGS and self.rig not in EXTERNAL_RIGS and not is_rig_folder(self.rig):
+            raise ValueError(f'unknown rig {self.rig!r}: choose from {", ".join([*RIGS, *EXTERNAL_RIGS])} or give '
+                             f'a rig folder ({Path(self.rig) / RIG_FILE} does not exist; vsync-rig import writes one)')
         w, h = self.image_size
         if int(w) < 16 or int(h) < 16:
             raise ValueError(f'image size too small: {self.image_size}')
@@ -126,8 +130,8 @@ def rig_setup(rig: str, image_size: tuple[int, int]) -> tuple[list[Camera], Grou
 
 
 def rig_source(rig: str) -> dict | None:
-    """Where a rig came from, for data-set manifests: ``{'name', 'folder'}`` of a rig folder, None for a preset."""
-    if rig in RIGS:
+    """Where a rig came from, for data-set manifests: ``{'name', 'folder'}`` of a rig folder, else None."""
+    if rig in RIGS or rig in EXTERNAL_RIGS:
         return None
     return {'name': rig_name(rig), 'folder': str(Path(rig).resolve())}
 
@@ -173,6 +177,9 @@ class CrowdWorld:
                  region: GroundRegion | None = None, crowd=None) -> None:
         self.config = config or CrowdWorldConfig()
         cfg = self.config
+        if cfg.rig in EXTERNAL_RIGS and (cameras is None or region is None):
+            raise ValueError(f'rig {cfg.rig!r} is read from its data root: pass its cameras and region '
+                             '(PETS2009: vsync_ros.data.pets_world.pets_world)')
         rig_cams, rig_region = rig_setup(cfg.rig, cfg.image_size) if cameras is None or region is None else ([], None)
         self.cameras: list[Camera] = list(cameras) if cameras is not None else rig_cams
         self.rig_source = rig_source(cfg.rig)

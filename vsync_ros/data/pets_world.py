@@ -82,10 +82,11 @@ def pets_world(data_root: str | Path, timeline: PetsTimeline | None = None,
     Args:
         data_root: PETS2009 data root (calibration read from ``<root>/calibration``).
         timeline: the trajectories (default: :func:`pets_timeline` of ``data_root`` with ``timeline_kw``).
-        config: world settings (image size, densities, noise, seeds); its ``scene`` is set to 'pets'.
-            Default: 384 x 288 frames, 0.4 m ground cells.
+        config: world settings (image size, densities, noise, seeds); its ``scene`` is set to 'pets' and
+            its ``rig`` to 'pets2009' (what data-set manifests record). Default: 384 x 288 frames, 0.4 m
+            ground cells.
     """
-    cfg = (config or CrowdWorldConfig(image_size=(384, 288))).with_(scene='pets')
+    cfg = (config or CrowdWorldConfig(image_size=(384, 288))).with_(scene='pets', rig='pets2009')
     root = check_data_root(data_root, [])
     if timeline is None:
         timeline = pets_timeline(root, seed=cfg.seed, **timeline_kw)

@@ -7,28 +7,38 @@ What runs (one process, real rclpy topics, no launch needed):
   the scene 5 s later and cam3 5 s earlier than the reference cam1 (``--desync constant --offset-s 5``,
   PETS2009's constant latency); ``--desync random`` / ``pets`` draw a random offset in +-5 s per frame,
   ``--desync sync`` is the synchronized control;
+* or, with ``--pets-root DIR`` (the PETS2009 data root, e.g. ``../shared/data/pets2009``), PETS2009 itself:
+  its real rig (Tsai calibration of views 1-3, read from ``DIR/calibration``) and the real annotated
+  trajectories of the MVMS test sequences S1L1-1, S1L1-2, S1L2-1 and S1L2-2, rendered in the PETS-like
+  scene at the models' input size (:func:`vsync_ros.data.pets_world.pets_world`). Reference times are
+  spread evenly over the frame sets whose view times (reference time + offset) all lie inside their
+  sequence, the rule of ``vsync-synth --world pets`` (``--desync constant``: +5 s / -5 s for views 2 / 3
+  as in the paper, 7 fps grid; ``--every-s`` and ``--start-s`` do not apply). Default checkpoints are then
+  BaseU and CLS-epi of ``scripts/reproduce_pets2009.sh DATA_ROOT`` (``runs/pets2009/seed0/base_u.pt``,
+  ``runs/pets2009/seed0/cls_epi.pt`` in the repository; not shipped);
 * one camera publisher node (``sensor_msgs/Image`` + ``CameraInfo`` per camera on ``/vsync_demo/camN/...``);
-* one ``sync_node`` per checkpoint (default BaseS, trained on synchronized cameras and fusing the views as
-  captured, and CLS-epi, which warps cam2 / cam3 to the reference time first: ``models/plaza_base_s.pt``,
-  ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and publishing ``~/density``
-  and ``~/count_stamped``; a probe node collects the outputs.
+* one ``sync_node`` per checkpoint (default on the plaza: BaseS, trained on synchronized cameras and fusing
+  the views as captured, and CLS-epi, which warps cam2 / cam3 to the reference time first:
+  ``models/plaza_base_s.pt``, ``models/plaza_cls_epi.pt``), each subscribing to the same camera topics and
+  publishing ``~/density`` and ``~/count_stamped``; a probe node collects the outputs.
 
 Frames are paced: for each reference time the other cameras' frames are published first, then the
 reference frame (which triggers inference), and the demo waits for every node's estimate stamped with
-that reference frame, so every model sees exactly the same frames whatever the CPU speed. Reference
-frames are ``--every-s`` (2 s) of scene time apart, so the run covers two minutes of crowd instead of
-one strongly correlated few-second window.
+that reference frame, so every model sees exactly the same frames whatever the CPU speed. On the plaza,
+reference frames are ``--every-s`` (2 s) of scene time apart, so the run covers two minutes of crowd
+instead of one strongly correlated few-second window.
 
 Per model it measures the count error (MAE) and a ground-plane localisation error, GAME(3): the ground
-grid is cut into 8 x 8 patches (3 m x 2.5 m on the plaza) and |estimated - true people| is summed over
-the patches, so people put in the wrong place count even when the total is right. The closing lines
-compare the model that does not synchronize with the one that does, with a paired standard error over
-the frames, and say when a difference is within the noise.
+grid is cut into 8 x 8 patches (2.5 m x 3 m on the plaza, 7.6 m x 8.85 m on PETS2009) and |estimated - true
+people| is summed over the patches (:func:`vsync_ros.engine.tasks.counting.game_errors`), so people put in
+the wrong place count even when the total is right. The closing lines compare the model that does not
+synchronize with the one that does, with a paired standard error over the frames, and say when a
+difference is within the noise.
 
 Outputs in ``--out`` (default ``out/demo``): ``frame_NNN.png`` (camera images with their offsets, GT and
 estimated density maps with the true positions marked), ``counts.png`` (count per frame, MAE in the
-legend), ``summary.json`` (per-frame counts and errors, per-model MAE / NAE / GAME, the comparison and
-its one-line result, timing).
+legend), ``summary.json`` (the world, per-frame counts and errors (on PETS2009 with the sequence and the
+time in it), per-model MAE / NAE / GAME, the comparison and its one-line result, timing).
 """
 from __future__ import annotations
 
@@ -53,9 +63,17 @@ DEFAULT_MODELS = (('BaseS', 'plaza_base_s.pt'), ('CLS-epi', 'plaza_cls_epi.pt'))
 DESYNC_MODES = ('constant', 'random', 'pets', 'sync')
 GAME_LEVEL = 3          # GAME(L): 4**L = 8 x 8 ground patches
 NOISE_SE = 2.0          # a paired difference within this many standard errors is reported as noise
+#: default checkpoints with --pets-root: outputs of scripts/reproduce_pets2009.sh, relative to the repository
+PETS_DEFAULT_MODELS = (('BaseU', 'runs/pets2009/seed0/base_u.pt'), ('CLS-epi', 'runs/pets2009/seed0/cls_epi.pt'))
+PETS_RUNS_FOLDER = 'pets2009'   # checkpoints below a folder of this name are labelled with PETS_LABELS
 KNOWN_LABELS = {'plaza_base_s': 'BaseS', 'plaza_base_su': 'BaseSU', 'plaza_base_u': 'BaseU',
                 'plaza_cls_cor': 'CLS-cor', 'plaza_cls_epi': 'CLS-epi', 'plaza_cls_cat': 'CLS-cat',
                 'plaza_sls': 'SLS'}
+#: checkpoint names of scripts/reproduce_pets2009.sh (runs/pets2009/seed<S>/<name>.pt); cls_epi is trained
+#: with the similarity loss l_s on unsynchronized frames, cls_epi_w with the warping loss l_W
+PETS_LABELS = {'base_u': 'BaseU', 'base_u_init': 'BaseU-init', 'base_s': 'BaseS', 'base_su': 'BaseSU',
+               'sls': 'SLS', 'cls_cat': 'CLS-cat', 'cls_cor': 'CLS-cor', 'cls_epi': 'CLS-epi',
+               'cls_epi_w': 'CLS-epi-W'}
 TOPIC_PREFIX = '/vsync_demo'
 START_NS = 1_700_000_000 * 10**9
 
@@ -85,16 +103,49 @@ class FrameRecord:
     inference_ms: dict[str, float] = field(default_factory=dict)
     ground_err: dict[str, float] = field(default_factory=dict)
     image: str = ''
+    sequence: str = ''                  # PETS2009: the sequence shown and the reference time in it (s)
+    sequence_time_s: float = math.nan
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
 def _label_for(path: Path) -> str:
-    return KNOWN_LABELS.get(path.stem, path.stem)
+    """Display label of a checkpoint from its file name, else the name without extension.
+
+    ``plaza_cls_epi`` -> CLS-epi (:data:`KNOWN_LABELS`); below a ``pets2009`` folder (``runs/pets2009/seed0/``)
+    ``cls_epi`` -> CLS-epi, ``base_u`` -> BaseU, ... (:data:`PETS_LABELS`).
+    """
+    if path.stem in KNOWN_LABELS:
+        return KNOWN_LABELS[path.stem]
+    if PETS_RUNS_FOLDER in path.parent.parts and path.stem in PETS_LABELS:
+        return PETS_LABELS[path.stem]
+    return path.stem
 
 
-def parse_checkpoints(specs: list[str] | None) -> list[ModelSpec]:
-    """``LABEL=PATH`` or ``PATH`` entries (default: the shipped BaseU and CLS-epi) -> resolved specs."""
+def pets_default_checkpoints() -> list[ModelSpec]:
+    """BaseU and CLS-epi of ``scripts/reproduce_pets2009.sh`` (:data:`PETS_DEFAULT_MODELS`).
+
+    Looked up like any relative path (current folder, then the package share directories, the source
+    checkout among them); a missing file is reported at its place in the source checkout (the current
+    folder for an installed package), where the script writes it.
+    """
+    out = []
+    for label, rel in PETS_DEFAULT_MODELS:
+        path = paths.resolve(rel)
+        if not path.is_file():
+            path = (paths.source_root() or Path.cwd()) / rel
+        out.append(ModelSpec(label, path))
+    return out
+
+
+def parse_checkpoints(specs: list[str] | None, pets: bool = False) -> list[ModelSpec]:
+    """``LABEL=PATH`` or ``PATH`` entries -> resolved specs.
+
+    Default (no entries): the shipped plaza BaseS and CLS-epi, or with ``pets`` the PETS2009 BaseU and
+    CLS-epi of ``scripts/reproduce_pets2009.sh`` (:func:`pets_default_checkpoints`).
+    """
     if not specs:
+        if pets:
+            return pets_default_checkpoints()
         return [ModelSpec(label, paths.resolve(f'package://{paths.PACKAGE}/models/{name}'))
                 for label, name in DEFAULT_MODELS]
     out = []
@@ -110,10 +161,22 @@ def parse_checkpoints(specs: list[str] | None) -> list[ModelSpec]:
     return out
 
 
-def missing_checkpoint_help(missing: list[ModelSpec]) -> str:
-    """Error text for checkpoints that do not exist, with the commands that make them."""
+def missing_checkpoint_help(missing: list[ModelSpec], pets_root: str | Path | None = None) -> str:
+    """Error text for checkpoints that do not exist, with the commands that make them.
+
+    With ``pets_root`` (the demo on PETS2009) the command is ``scripts/reproduce_pets2009.sh DATA_ROOT``;
+    otherwise the plaza's ``vsync-synth`` / ``vsync-train`` commands.
+    """
     lines = ['missing checkpoint(s):']
     lines += [f'  {m.label}: {m.path}' for m in missing]
+    if pets_root is not None:
+        # the script changes to the repository root first: give it the data root as an absolute path
+        lines.append('PETS2009 checkpoints are not shipped: scripts/reproduce_pets2009.sh DATA_ROOT makes them '
+                     '(data sets and training into runs/pets2009/seed<S>/<name>.pt); in the repository run')
+        lines.append(f'  scripts/reproduce_pets2009.sh {Path(pets_root).resolve()}')
+        lines.append('or run other checkpoints trained on the PETS2009 rig: '
+                     'vsync-demo --pets-root DATA_ROOT --checkpoints LABEL=PATH [LABEL=PATH ...]')
+        return '\n'.join(lines)
     lines.append('Train them on the synthetic plaza (README: Training), e.g.:')
     lines.append('  vsync-synth data/plaza                     # training data (192x144, PETS-like desync)')
     for m in missing:
@@ -125,11 +188,14 @@ def missing_checkpoint_help(missing: list[ModelSpec]) -> str:
     return '\n'.join(lines)
 
 
-def load_models(specs: list[ModelSpec], device: str) -> list:
-    """Load every checkpoint as a :class:`vsync_ros.inference.pipeline.CountingPipeline`; they must share cameras."""
+def load_models(specs: list[ModelSpec], device: str, pets_root: str | Path | None = None) -> list:
+    """Load every checkpoint as a :class:`vsync_ros.inference.pipeline.CountingPipeline`; they must share cameras.
+
+    ``pets_root``: the PETS2009 data root of the run (only for the missing-checkpoint help).
+    """
     missing = [m for m in specs if not m.path.is_file()]
     if missing:
-        raise DemoError(missing_checkpoint_help(missing))
+        raise DemoError(missing_checkpoint_help(missing, pets_root))
     from vsync_ros.engine.checkpoint import CheckpointError
     from vsync_ros.inference.pipeline import check_cameras, load_pipeline
     pipes = []
@@ -195,6 +261,95 @@ def reference_ticks(n_frames: int, seed: int, n_views: int, start_s: float, desy
     return profile, ticks
 
 
+def make_pets_scene(pipe, data_root: str | Path, seed: int):
+    """PETS2009's MVMS test sequences on the real rig, rendered at the model's input size and checked against it.
+
+    Args:
+        pipe: the first model's pipeline (its cameras give the image size, its region the ground cell).
+        data_root: the PETS2009 data root (calibration and annotations are read, never copied).
+        seed: clothing seed of the people and sensor-noise seed.
+
+    Returns:
+        (:class:`vsync_ros.runtime.sources.WorldSource`, the world's
+        :class:`~vsync_ros.data.readers.pets_tracks.PetsTimeline`).
+
+    Raises:
+        DemoError: a missing or unreadable data root, or models trained for another rig.
+    """
+    from vsync_ros.data.crowd_world import CrowdWorldConfig
+    from vsync_ros.data.pets_world import pets_timeline, pets_world
+    from vsync_ros.data.readers.pets_tracks import TEST_TRACKS
+    from vsync_ros.inference.pipeline import check_cameras
+    from vsync_ros.runtime.sources import WorldSource
+    cam = pipe.cameras[0]
+    try:
+        timeline = pets_timeline(data_root, train=(), test=TEST_TRACKS, seed=seed)
+        world = pets_world(data_root, timeline=timeline, config=CrowdWorldConfig(
+            image_size=(cam.width, cam.height), seed=seed, gp_cell_m=pipe.region.cell_m))
+    except (OSError, ValueError) as exc:  # missing files, unreadable calibration or annotations (named)
+        raise DemoError(str(exc)) from exc
+    try:
+        check_cameras(pipe.cameras, pipe.region, world.cameras, world.region, source='the PETS2009 rig')
+    except Exception as exc:  # noqa: BLE001 - any mismatch ends the demo with the reason
+        raise DemoError(f'the models were not trained for the PETS2009 rig of {data_root}: {exc}') from exc
+    return WorldSource(world), timeline
+
+
+def pets_desync(desync: str, n_views: int, offset_s: float, seed: int):
+    """The demo's ``--desync`` mode as a :class:`vsync_ros.data.desync.DesyncConfig` on PETS2009's 7 fps grid.
+
+    ``constant``: views 2, 3, ... offset by +offset_s, -offset_s, ... (the paper: +5 s / -5 s);
+    ``random``: U(-offset_s, offset_s) per frame and view; ``pets``: the data module's preset (random,
+    +-5 s); ``sync``: no offsets.
+    """
+    from vsync_ros.data.desync import pets
+    if desync not in DESYNC_MODES:
+        raise DemoError(f'--desync must be one of {", ".join(DESYNC_MODES)}, got {desync!r}')
+    if desync == 'constant':
+        return pets(mode='constant', tau_s=(offset_s, -offset_s), n_views=n_views, seed=seed)
+    if desync == 'random':
+        return pets(mode='random', kappa_s=offset_s, n_views=n_views, seed=seed)
+    return pets(mode='random' if desync == 'pets' else 'none', n_views=n_views, seed=seed)
+
+
+def pets_reference_ticks(timeline, n_frames: int, seed: int, n_views: int, desync: str = 'constant',
+                         offset_s: float = 5.0):
+    """Per reference frame: ``{view: FrameEvent}`` on the PETS2009 timeline, spread over its test sequences.
+
+    The candidates are the frame sets ``vsync-synth --world pets`` would write for the test split
+    (:func:`vsync_ros.data.generate.frame_sets`: reference times on the 7 fps grid whose view times
+    ``t + offset_i`` all lie inside the annotated interval of the sequence holding ``t``); ``n_frames`` of
+    them are taken evenly spaced (all of them when there are fewer). Every view of a frame set is stamped
+    with its reference time; its content time is reference time + offset.
+
+    Returns:
+        (profile describing the offsets, list of dicts view -> event with view -1 the ground truth of the
+        reference time, list of (sequence name, time in the sequence in s) per frame, number of candidates).
+    """
+    from vsync_ros.data.desync import STREAM_TEST
+    from vsync_ros.data.generate import frame_sets
+    from vsync_ros.runtime.schedules import FrameEvent, profile_from_desync_config
+    cfg = pets_desync(desync, n_views, offset_s, seed)
+    kept, _ = frame_sets(cfg, STREAM_TEST, timeline.time_ranges('test'))
+    if not kept:
+        raise DemoError(f'no PETS2009 frame set has every view time inside its sequence for --desync {desync} '
+                        f'--offset-s {offset_s:g}')
+    pick = np.unique(np.round(np.linspace(0, len(kept) - 1, min(n_frames, len(kept)))).astype(int))
+    ticks: list[dict] = []
+    where: list[tuple[str, float]] = []
+    for i in pick:
+        g, t, smp = kept[i]
+        tick = {-1: FrameEvent(t, -1, g, t, t)}
+        for v in range(n_views):
+            if smp.valid[v]:
+                off = float(smp.offsets_s[v])
+                tick[v] = FrameEvent(t, v, g, t, t + off, offset_s=off)
+        ticks.append(tick)
+        j, local = timeline.locate(t)
+        where.append((timeline.names[j], local))
+    return profile_from_desync_config(cfg, seed=seed), ticks, where, len(kept)
+
+
 def frame_stride(every_s: float, rate_hz: float) -> int:
     """Capture ticks between two demo reference frames ``every_s`` apart (at least 1)."""
     return max(1, round(every_s * rate_hz))
@@ -218,19 +373,22 @@ def describe_desync(profile, names: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------- metrics
 def ground_error(pred: np.ndarray, gt: np.ndarray, level: int = GAME_LEVEL) -> float:
-    """GAME(level): sum over a 2**level x 2**level split of the ground grid of |estimated - true people|.
+    """GAME(level) of one (rows, cols) ground-plane density pair, people (evaluation's ``game_errors``).
 
-    GAME(0) is the absolute count error; higher levels also count people placed in the wrong patch (a
-    person put one patch off adds 2: missing in one patch, extra in the other).
+    GAME(0) is the absolute count error; higher levels also count people placed in the wrong patch of the
+    2**level x 2**level split (a person put one patch off adds 2: missing in one patch, extra in the other).
+
+    Raises:
+        ValueError: the maps differ in shape.
     """
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    if pred.shape != gt.shape:
-        raise ValueError(f'density shapes differ: {pred.shape} vs {gt.shape}')
-    n = 2 ** level
-    rows = np.linspace(0, gt.shape[0], n + 1).round().astype(int)
-    cols = np.linspace(0, gt.shape[1], n + 1).round().astype(int)
-    diff = np.add.reduceat(np.add.reduceat(pred - gt, rows[:-1], axis=0), cols[:-1], axis=1)
-    return float(np.abs(diff).sum())
+    import torch
+
+    from vsync_ros.engine.tasks.counting import game_errors
+    p = torch.as_tensor(np.asarray(pred, np.float64))
+    g = torch.as_tensor(np.asarray(gt, np.float64))
+    if p.dim() != 2 or g.dim() != 2:
+        raise ValueError(f'ground-plane densities must be (rows, cols), got {tuple(p.shape)} and {tuple(g.shape)}')
+    return float(game_errors(p[None, None], g[None, None], (level,))[0, 0])
 
 
 def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
@@ -468,14 +626,36 @@ def _wait(predicate, timeout_s: float, period_s: float = 0.01) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- run
+def check_pets_root(pets_root: str | Path) -> Path:
+    """The PETS2009 data root after checking its calibration and test-sequence annotations exist.
+
+    Raises:
+        DemoError: the message of :func:`vsync_ros.data.pets_world.check_data_root` (folder and missing file).
+    """
+    from vsync_ros.data.pets_world import check_data_root
+    from vsync_ros.data.readers.pets_tracks import TEST_TRACKS
+    try:
+        return check_data_root(pets_root, list(TEST_TRACKS))
+    except FileNotFoundError as exc:
+        raise DemoError(str(exc)) from exc
+
+
 def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: list[str] | None = None,
              device: str = 'auto', seed: int = 2026, start_s: float = 60.0, progress: bool = True,
              write_images: bool = True, frame_timeout_s: float = 120.0, verbose: bool = False, log=print,
-             desync: str = 'constant', offset_s: float = 5.0, every_s: float = 2.0) -> dict:
+             desync: str = 'constant', offset_s: float = 5.0, every_s: float = 2.0,
+             pets_root: str | Path | None = None) -> dict:
     """Run the demo and write its outputs; returns the summary (also written to ``summary.json``).
 
+    Args:
+        n_frames: reference frames. start_s: world time of the first one (plaza only), s.
+        every_s: scene time between reference frames (plaza only; PETS2009 spreads them over its sequences), s.
+        desync / offset_s: how the other views are offset (see :func:`reference_ticks`), s.
+        pets_root: PETS2009 data root: run on its real rig and test sequences instead of the plaza.
+
     Raises:
-        DemoError: missing / incompatible checkpoints, ROS discovery or inference that does not answer.
+        DemoError: missing / incompatible checkpoints, a missing PETS2009 data root, ROS discovery or
+            inference that does not answer.
     """
     from tqdm import tqdm
 
@@ -486,20 +666,40 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
     if not (every_s > 0 and offset_s >= 0):
         raise DemoError(f'--every-s must be > 0 and --offset-s >= 0, got {every_s:g} and {offset_s:g}')
     t_start = time.perf_counter()
-    specs = parse_checkpoints(checkpoints)
-    pipes = load_models(specs, device)
+    pets = pets_root is not None
+    if pets:
+        pets_root = check_pets_root(pets_root)
+    specs = parse_checkpoints(checkpoints, pets=pets)
+    pipes = load_models(specs, device, pets_root)
     labels = [m.label for m in specs]
     for m, p in zip(specs, pipes):
         log(f'{m.label}: {p.describe()}')
-    source = make_scene(pipes[0], seed)
     cams = pipes[0].cameras
     region = pipes[0].region
-    profile, ticks = reference_ticks(n_frames, seed, len(cams), start_s, desync, offset_s, every_s)
-    desync_text = describe_desync(profile, [c.name for c in cams])
-    spacing = frame_stride(every_s, profile.rate_hz) / profile.rate_hz
-    log(f'synthetic plaza (crowd seed {seed}), {len(cams)} cameras at {cams[0].width}x{cams[0].height}; '
-        f'{desync_text}; {n_frames} reference frames {spacing:.2f} s apart from t = '
-        f'{start_s + profile.t_base:g} s')
+    size = f'{cams[0].width}x{cams[0].height}'
+    if pets:
+        source, timeline = make_pets_scene(pipes[0], pets_root, seed)
+        profile, ticks, where, n_candidates = pets_reference_ticks(timeline, n_frames, seed, len(cams), desync,
+                                                                   offset_s)
+        desync_text = describe_desync(profile, [c.name for c in cams])
+        spacing = n_candidates / len(ticks) / profile.rate_hz
+        world = {'type': 'pets2009', 'data_root': str(pets_root), 'sequences': timeline.names,
+                 'frame_sets': n_candidates}
+        log(f'PETS2009 ({pets_root}): real rig, views {", ".join(c.name for c in cams)} at {size}, test sequences '
+            f'{", ".join(timeline.names)}; {desync_text}; {len(ticks)} reference frames spread over the '
+            f'{n_candidates} frame sets whose view times lie inside their sequence (about {spacing:.2f} s apart)')
+        if len(ticks) < n_frames:
+            log(f'(--frames {n_frames}: only {len(ticks)} frame sets fit)')
+    else:
+        source = make_scene(pipes[0], seed)
+        profile, ticks = reference_ticks(n_frames, seed, len(cams), start_s, desync, offset_s, every_s)
+        where = [('', math.nan)] * len(ticks)
+        desync_text = describe_desync(profile, [c.name for c in cams])
+        spacing = frame_stride(every_s, profile.rate_hz) / profile.rate_hz
+        world = {'type': 'plaza', 'seed': seed}
+        log(f'synthetic plaza (crowd seed {seed}), {len(cams)} cameras at {size}; '
+            f'{desync_text}; {n_frames} reference frames {spacing:.2f} s apart from t = '
+            f'{start_s + profile.t_base:g} s')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     graph = DemoGraph(pipes, labels, cams, verbose)
@@ -508,7 +708,7 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
     missing_outputs = 0
     try:
         graph.wait_connected()
-        bar = tqdm(total=n_frames, desc='demo', unit='frame', disable=not progress, file=sys.stderr)
+        bar = tqdm(total=len(ticks), desc='demo', unit='frame', disable=not progress, file=sys.stderr)
         for k, tick in enumerate(ticks):
             ref = profile.reference_view
             if ref not in tick or -1 not in tick:
@@ -539,13 +739,14 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
                               {lb: results[lb][0] for lb in labels},
                               {lb: graph.sync_nodes[lb].core.stats.last_inference_ms for lb in labels},
                               {lb: (ground_error(results[lb][1], gt_density) if gt_density is not None else math.nan)
-                               for lb in labels})
+                               for lb in labels}, sequence=where[k][0], sequence_time_s=where[k][1])
             if write_images:
                 rec.image = write_png(out / f'frame_{k:03d}.png', _panel(
                     frame_panel, rec, rgbs, cams, ref, gt, {lb: results[lb][1] for lb in labels}, roles,
                     region, desync_text)).name
             records.append(rec)
-            bar.write(f'frame {k:3d}  t={t_ref:7.2f} s  offsets '
+            when = f'{rec.sequence} t={rec.sequence_time_s:6.2f} s' if rec.sequence else f't={t_ref:7.2f} s'
+            bar.write(f'frame {k:3d}  {when}  offsets '
                       + ' '.join(f'{cams[v].name} {offsets[v]:+5.2f} s' for v in range(len(cams)) if v != ref)
                       + f'  GT {rec.gt:4.0f}  '
                       + '  '.join(f'{lb} {rec.preds[lb]:6.2f} ({rec.preds[lb] - rec.gt:+6.2f}) '
@@ -556,9 +757,9 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
         mean_ms = {lb: graph.sync_nodes[lb].core.stats.mean_inference_ms for lb in labels}
     finally:
         graph.close()
-    summary = summarize(records, specs, pipes, mean_ms, missing_outputs, n_frames, seed, profile, start_s,
-                        time.perf_counter() - t_start, desync=desync, desync_text=desync_text, spacing_s=spacing,
-                        roles=roles)
+    summary = summarize(records, specs, pipes, mean_ms, missing_outputs, n_frames, seed, profile,
+                        None if pets else start_s, time.perf_counter() - t_start, desync=desync,
+                        desync_text=desync_text, spacing_s=spacing, roles=roles, world=world)
     if records:
         maes = {m['label']: m['mae'] for m in summary['models']}
         plot = count_plot([r.gt for r in records],
@@ -573,10 +774,11 @@ def run_demo(n_frames: int = 60, out_dir: str | Path = 'out/demo', checkpoints: 
 def _panel(frame_panel, rec: FrameRecord, rgbs: list, cams: list, ref: int, gt: dict, densities: dict,
            roles: dict[str, str], region, desync_text: str) -> np.ndarray:
     """The frame_NNN.png image of one record (captions with offsets, counts and ground errors)."""
+    when = f'{rec.sequence} t = {rec.sequence_time_s:.2f} s' if rec.sequence else f't = {rec.time_s:.2f} s'
     captions = []
     for v, c in enumerate(cams):
         if v == ref:
-            captions.append([f'{c.name}: reference', f'captured at t = {rec.time_s:.2f} s'])
+            captions.append([f'{c.name}: reference', f'captured at {when}'])
         elif math.isfinite(rec.offsets_s[v]):
             captions.append([c.name, f'shows the scene at t{rec.offsets_s[v]:+.2f} s'])
         else:
@@ -589,14 +791,20 @@ def _panel(frame_panel, rec: FrameRecord, rgbs: list, cams: list, ref: int, gt: 
         xy = np.asarray(gt['positions'], np.float64).reshape(-1, 2)
         people_rc = np.stack([(xy[:, 1] - region.y0) / region.cell_m - 0.5,
                               (xy[:, 0] - region.x0) / region.cell_m - 0.5], 1)
-    title = f'frame {rec.k}  t = {rec.time_s:.2f} s   {desync_text}; every model gets these frames'
+    title = f'frame {rec.k}  {when}   {desync_text}; every model gets these frames'
     return frame_panel(rgbs, captions, gt.get('gp_density'), rec.gt, densities, model_captions, title, people_rc)
 
 
 def summarize(records: list[FrameRecord], specs: list[ModelSpec], pipes: list, mean_ms: dict, missing: int,
-              n_frames: int, seed: int, profile, start_s: float, wall_s: float, desync: str = 'constant',
-              desync_text: str = '', spacing_s: float = math.nan, roles: dict[str, str] | None = None) -> dict:
-    """The summary dict written to ``summary.json`` (with the model comparison and its one-line result)."""
+              n_frames: int, seed: int, profile, start_s: float | None, wall_s: float, desync: str = 'constant',
+              desync_text: str = '', spacing_s: float = math.nan, roles: dict[str, str] | None = None,
+              world: dict | None = None) -> dict:
+    """The summary dict written to ``summary.json`` (with the model comparison and its one-line result).
+
+    ``world``: what was rendered (``type`` 'plaza' or 'pets2009' with its data root, sequences and number of
+    candidate frame sets); ``start_s`` is None on PETS2009 (frames spread over the sequences);
+    ``spacing_s``: time between reference frames (s; on PETS2009 the mean over the candidates).
+    """
     models = []
     for m, p in zip(specs, pipes):
         errs = [abs(r.preds[m.label] - r.gt) for r in records]
@@ -613,6 +821,7 @@ def summarize(records: list[FrameRecord], specs: list[ModelSpec], pipes: list, m
     region = pipes[0].region
     n = 2 ** GAME_LEVEL
     return {
+        'world': world or {'type': 'plaza', 'seed': seed},
         'frames_requested': n_frames, 'frames': len(records), 'frames_without_output': missing,
         'seed': seed, 'start_s': start_s, 'rate_hz': profile.rate_hz, 'frame_spacing_s': spacing_s,
         'desync': {'mode': desync, 'text': desync_text, 'offset_s': [v.offset_s for v in profile.views],
@@ -625,7 +834,8 @@ def summarize(records: list[FrameRecord], specs: list[ModelSpec], pipes: list, m
         'models': models, 'comparison': compare(records, models, desync_text), 'wall_time_s': wall_s,
         'per_frame': [{'k': r.k, 'stamp_ns': r.stamp_ns, 'time_s': r.time_s, 'offsets_s': r.offsets_s, 'gt': r.gt,
                        'pred': r.preds, 'abs_err': {lb: abs(v - r.gt) for lb, v in r.preds.items()},
-                       'ground_err': r.ground_err, 'inference_ms': r.inference_ms, 'image': r.image}
+                       'ground_err': r.ground_err, 'inference_ms': r.inference_ms, 'image': r.image,
+                       **({'sequence': r.sequence, 'sequence_time_s': r.sequence_time_s} if r.sequence else {})}
                       for r in records],
     }
 
@@ -638,7 +848,12 @@ def format_summary(summary: dict, out: Path) -> str:
     for m in summary['models']:
         lines.append(f'{m["label"]:<{width}}  {"yes" if m["synchronizes"] else "no":<5}  {m["mae"]:9.2f} '
                      f'{m["nae"]:6.3f} {m["ground_error"]:10.2f} {m["mean_pred"]:9.2f} {m["mean_inference_ms"]:8.0f}')
-    lines.append(f'{summary["frames"]} frames {summary["frame_spacing_s"]:.2f} s apart, mean ground truth '
+    world = summary.get('world') or {}
+    if world.get('type') == 'pets2009':
+        where = f'PETS2009 {", ".join(world["sequences"])}: {summary["frames"]} frames about'
+    else:
+        where = f'{summary["frames"]} frames'
+    lines.append(f'{where} {summary["frame_spacing_s"]:.2f} s apart, mean ground truth '
                  f'{summary["mean_gt"]:.1f} people, {summary["wall_time_s"]:.0f} s; images and summary.json in {out}/')
     lines.append(f'ground err = {summary["ground_error_definition"]}: people put in the wrong place count too')
     if summary.get('comparison'):
@@ -652,8 +867,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='vsync-demo', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--frames', type=int, default=60, help='reference frames to run (default 60)')
+    p.add_argument('--pets-root', type=Path, default=None, metavar='DIR',
+                   help='the PETS2009 data root, e.g. ../shared/data/pets2009 (calibration/View_00{1,2,3}.xml, '
+                        'annotations/PETS2009-<seq>.xml; read, never copied): run on its real rig and the MVMS '
+                        'test sequences S1L1-1, S1L1-2, S1L2-1, S1L2-2 instead of the synthetic plaza')
     p.add_argument('--every-s', type=float, default=2.0,
-                   help='scene time between reference frames, seconds (default 2; rounded to 1/7 s frames)')
+                   help='scene time between reference frames, seconds (default 2; rounded to 1/7 s frames; '
+                        'plaza only: with --pets-root the frames are spread over the sequences)')
     p.add_argument('--desync', choices=DESYNC_MODES, default='constant',
                    help='how cam2 / cam3 are offset from cam1: constant (cam2 +OFFSET, cam3 -OFFSET; default), '
                         'random (uniform in +-OFFSET per frame), pets (PETS2009 preset, random +-5 s) or sync')
@@ -661,12 +881,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (default out/demo)')
     p.add_argument('--checkpoints', nargs='+', metavar='[LABEL=]PATH', default=None,
                    help='checkpoints to compare (default: BaseS=models/plaza_base_s.pt CLS-epi=models/plaza_cls_epi.pt '
-                        'in the package share directory); the result line compares the first model that does '
-                        'not synchronize with the first that does')
+                        'in the package share directory; with --pets-root BaseU=runs/pets2009/seed0/base_u.pt '
+                        'CLS-epi=runs/pets2009/seed0/cls_epi.pt in the repository, made by '
+                        'scripts/reproduce_pets2009.sh DATA_ROOT); the result line compares the first model that '
+                        'does not synchronize with the first that does')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
-    p.add_argument('--seed', type=int, default=2026, help='seed of the crowd and of the capture offsets')
+    p.add_argument('--seed', type=int, default=2026,
+                   help='seed of the crowd (PETS2009: of the clothing) and of the capture offsets')
     p.add_argument('--start-s', type=float, default=60.0,
-                   help='world time of the first reference frame, seconds (the crowd fills the plaza in ~1 min)')
+                   help='world time of the first reference frame, seconds (the crowd fills the plaza in ~1 min; '
+                        'plaza only)')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = torch default)')
     p.add_argument('--no-images', action='store_true', help='skip the per-frame PNGs')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
@@ -678,6 +902,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vsync-demo`` / ``python -m vsync_ros.ros.demo``."""
     set_process_defaults()  # before torch loads
     args = build_parser().parse_args(argv)
+    if args.pets_root is not None:  # before ROS and torch: a wrong data root is reported at once
+        try:
+            check_pets_root(args.pets_root)
+        except DemoError as exc:
+            print(f'vsync-demo: {exc}', file=sys.stderr)
+            return 2
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     try:
         import rclpy  # noqa: F401
@@ -695,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_demo(args.frames, args.out, args.checkpoints, args.device, args.seed, args.start_s,
                  not args.no_progress, not args.no_images, verbose=args.verbose, desync=args.desync,
-                 offset_s=args.offset_s, every_s=args.every_s)
+                 offset_s=args.offset_s, every_s=args.every_s, pets_root=args.pets_root)
     except DemoError as exc:
         print(f'vsync-demo: {exc}', file=sys.stderr)
         return 2
