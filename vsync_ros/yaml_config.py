@@ -38,7 +38,12 @@ def coerce(key: str, value: Any, annotation: Any) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return coerce(key, value, inner[0])
+        for alternative in inner[:-1]:  # e.g. ``float | list[float]``: the first type that fits
+            try:
+                return coerce(key, value, alternative)
+            except ConfigError:
+                pass
+        return coerce(key, value, inner[-1])
     if origin is list:
         if isinstance(value, tuple):
             value = list(value)

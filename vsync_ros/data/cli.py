@@ -5,6 +5,7 @@ Examples::
     vsync-synth data/plaza_pets --n-train 800 --n-test 200            # PETS-like random latency, 192x144
     vsync-synth data/plaza_const --mode constant --tau 5 -5 --size 384x288
     vsync-synth data/plaza_city --preset citystreet --people 20 40 --seed 3
+    vsync-synth data/plaza_scenes --scenes 8 --people 5 60                # 8 train + 8 test scenes, dense crowds
     vsync-synth data/plaza_pets --sheet-only --sheet data/plaza_pets/sheet.png
     vsync-synth data/pets_const --world pets --data-root ../shared/data/pets2009 --mode constant
     vsync-synth data/pets_s1l1 --world pets --data-root ../shared/data/pets2009 --sequence S1L1-1 --n-train 20
@@ -37,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from vsync_ros.data.crowd import CrowdParams
+from vsync_ros.data.crowd import crowd_params
 from vsync_ros.data.desync import MODES, PRESETS, preset
 
 
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'multiples of 16: 192x144 for 4:3)')
     g.add_argument('--people', type=int, nargs=2, default=(10, 30), metavar=('MIN', 'MAX'),
                    help='crowd size range: the target number of people in the walk area varies slowly '
-                        'between MIN and MAX (default 10 30)')
+                        'between MIN and MAX (default 10 30); a MAX above 30 also refills the crowd faster '
+                        'so that it reaches MAX (about 85 %% of the walk area is the counted region: 5 60 gives '
+                        'counts from about 5 to 50)')
     g.add_argument('--pose-people', type=int, default=1, metavar='N',
                    help='people in the pose world (default 1; person 0 stays near the room centre)')
     g.add_argument('--segment-s', type=float, default=None, metavar='S',
@@ -79,8 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
                         'wave, sit; blended over 1 s), so one set covers all motions (e.g. 6); default: one '
                         'motion per person forever')
     g.add_argument('--seed', type=int, default=0, help='world seed: trajectories, appearance, noise (default 0)')
-    g.add_argument('--scene-seed', type=int, default=0,
-                   help='static scene seed: street furniture, textures (default 0)')
+    g.add_argument('--scene-seed', type=int, default=None,
+                   help='static scene seed: street furniture, textures (default 0); one scene for every frame')
+    g.add_argument('--scenes', type=int, default=None, metavar='N',
+                   help='scene randomization (crowd world): the training split spans N static scenes drawn from '
+                        '--seed, switching scene every n-train/N frame sets; each scene draws its furniture, '
+                        'textures, ground / building colours, lighting level (x0.7-1.25) and camera noise '
+                        '(1-5 grey levels, instead of --noise); the test split uses other scenes (train scene '
+                        'seeds even, test odd); the manifest lists each split\'s scene seeds. Default: one '
+                        'scene (--scene-seed)')
+    g.add_argument('--test-scenes', type=int, default=None, metavar='M',
+                   help='with --scenes: scenes of the test split (default N)')
     g.add_argument('--gp-cell', type=float, default=0.4, metavar='M',
                    help='ground-plane density cell size in metres (default 0.4: 60x50 cells on the plaza)')
     g.add_argument('--gp-sigma', type=float, default=1.0, metavar='M',
@@ -171,7 +183,7 @@ def _make_world(args):
                            segment_s=args.segment_s, centre_xy=centre, rig_source=source)
     lo, hi = args.people
     cfg = CrowdWorldConfig(rig=str(args.rig.resolve()) if args.rig is not None else 'plaza', image_size=args.size,
-                           crowd=CrowdParams(n_people=(lo, hi)), seed=args.seed,
+                           crowd=crowd_params(lo, hi), seed=args.seed,
                            scene_seed=args.scene_seed, gp_cell_m=args.gp_cell, gp_sigma_m=args.gp_sigma,
                            view_sigma_px=args.view_sigma, noise_std=args.noise)
     return CrowdWorld(cfg)
@@ -231,6 +243,21 @@ def _check_rig(args) -> str:
     return line
 
 
+def _check_scene_options(args) -> None:
+    """Refuse contradictory scene options; ``args.scene_seed`` defaults to 0."""
+    if args.scenes is not None or args.test_scenes is not None:
+        if args.scenes is None:
+            raise SystemExit('vsync-synth: --test-scenes needs --scenes')
+        if args.scene_seed is not None:
+            raise SystemExit('vsync-synth: give --scenes (randomized scenes) or --scene-seed (one scene), not both')
+        if args.world != 'crowd':
+            raise SystemExit(f'vsync-synth: --scenes randomizes the plaza of the crowd world, not --world {args.world}')
+        if args.scenes < 1 or (args.test_scenes is not None and args.test_scenes < 1):
+            raise SystemExit('vsync-synth: --scenes and --test-scenes must be >= 1')
+    if args.scene_seed is None:
+        args.scene_seed = 0
+
+
 def main(argv=None) -> int:
     """Entry point of ``vsync-synth``."""
     args = build_parser().parse_args(argv)
@@ -248,6 +275,7 @@ def main(argv=None) -> int:
             raise SystemExit('vsync-synth: give --sequence or --train-sequences / --test-sequences, not both')
     elif args.data_root or args.sequence or args.train_sequences or args.test_sequences:
         raise SystemExit('vsync-synth: --data-root and the sequence options need --world pets')
+    _check_scene_options(args)
     if args.rig is not None:
         from vsync_ros.geometry.camera import CalibrationError
         if pets:
@@ -267,6 +295,9 @@ def main(argv=None) -> int:
         args.n_test = None if pets else 200
     try:
         world = _make_world(args)
+        if args.scenes:
+            from vsync_ros.data.scene_schedule import SceneSchedule
+            world = SceneSchedule(world, {'train': args.scenes, 'test': args.test_scenes or args.scenes})
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f'vsync-synth: {exc}') from exc
     n_views = len(world.cameras)

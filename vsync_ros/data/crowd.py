@@ -101,7 +101,14 @@ class CrowdState(NamedTuple):
 
 @dataclass(frozen=True)
 class CrowdParams:
-    """Simulation parameters (defaults: a PETS2009-like plaza crowd)."""
+    """Simulation parameters (defaults: a PETS2009-like plaza crowd).
+
+    ``refill_hz``: extra entry rate per missing person (Hz per person below the target). At the fixed
+    ``spawn_rate_hz`` (0.8 Hz) people leave about as fast as they come once some 40 are in the walk area,
+    so larger targets are never reached; with ``refill_hz`` > 0 the entry rate is ``spawn_rate_hz +
+    refill_hz * (target - present)`` (at most one person per simulation step), and the crowd follows
+    targets up to 60 and more. 0 (the default) keeps the fixed rate (and the same trajectories as before).
+    """
 
     n_people: tuple[int, int] = (10, 30)
     margin_m: float = 3.0
@@ -115,6 +122,7 @@ class CrowdParams:
     target_period_s: float = 40.0
     sim_dt_s: float = 0.1
     t_start_s: float = -60.0
+    refill_hz: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.n_people
@@ -124,6 +132,21 @@ class CrowdParams:
             raise ValueError('sim_dt_s must be > 0 and margin_m >= 0')
         if not (0 < self.speed_mps[0] <= self.speed_mps[1]):
             raise ValueError('speed range must be positive')
+        if self.refill_hz < 0:
+            raise ValueError(f'refill_hz must be >= 0, got {self.refill_hz}')
+
+
+REFILL_ABOVE = 30  # the fixed entry rate sustains crowds up to about this many people
+REFILL_HZ = 0.3  # extra entry rate per missing person (Hz) of larger crowds
+
+
+def crowd_params(n_min: int, n_max: int) -> CrowdParams:
+    """Crowd parameters for a target range of ``n_min``-``n_max`` people (``vsync-synth --people``).
+
+    Up to :data:`REFILL_ABOVE` people: the defaults (the same crowds as ever). Larger maxima also refill
+    the crowd faster (``refill_hz`` = :data:`REFILL_HZ`), so that e.g. 5-60 reaches 60 people.
+    """
+    return CrowdParams(n_people=(n_min, n_max), refill_hz=REFILL_HZ if n_max > REFILL_ABOVE else 0.0)
 
 
 # social-force constants
@@ -382,7 +405,10 @@ class CrowdSimulator:
         self._pid[far] = -1
         # spawn
         alive = self._pid >= 0
-        if alive.sum() < target and self._rng.random() < p.spawn_rate_hz * dt:
+        rate = p.spawn_rate_hz
+        if p.refill_hz > 0:
+            rate += p.refill_hz * max(0.0, target - float(alive.sum()))
+        if alive.sum() < target and self._rng.random() < rate * dt:
             xy = self._border_point()
             free_slots = np.flatnonzero(~alive)
             if len(free_slots) and (not alive.any() or np.min(np.linalg.norm(self._pos[alive] - xy, axis=1)) > 1.0):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 from vsync_ros.data.crowd import Appearance, CrowdParams, CrowdSimulator, CrowdState
 from vsync_ros.data.density import ground_density, image_density
 from vsync_ros.data.render import draw_people, draw_shadows, head_centre_height
-from vsync_ros.data.scene import SUN_DIR, StaticScene
+from vsync_ros.data.scene import PLAZA_PALETTE, SUN_DIR, ScenePalette, StaticScene
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 from vsync_ros.geometry.presets import PLAZA_REGION, STUDIO_REGION, plaza_cameras, studio_cameras
@@ -37,6 +38,7 @@ RIGS = {'plaza': (plaza_cameras, PLAZA_REGION), 'studio': (studio_cameras, STUDI
 #: :class:`CrowdWorld` (PETS2009: :func:`vsync_ros.data.pets_world.pets_world` reads its Tsai calibration)
 EXTERNAL_RIGS = ('pets2009',)
 SCENE_STYLES = ('plaza', 'pets')
+PALETTES = ('plaza', 'random')
 _NOISE_BANK = 6
 
 
@@ -63,6 +65,9 @@ class CrowdWorldConfig:
         scene: static scene style: 'plaza' (the synthetic plaza, :mod:`~vsync_ros.data.scene`) or 'pets'
             (lawns, roads, brick buildings and lamp posts laid out as the real PETS2009 scene,
             :mod:`~vsync_ros.data.pets_scene`; meant for the real PETS2009 rig and region).
+        palette: ground and facade colours of the plaza scene: 'plaza' (the fixed palette) or 'random'
+            (:meth:`~vsync_ros.data.scene.ScenePalette.draw` of ``scene_seed``; scene randomization).
+        light_level: global brightness factor of the rendered frames (lighting of the scene; 1 = as designed).
     """
 
     rig: str = 'plaza'
@@ -77,10 +82,18 @@ class CrowdWorldConfig:
     illumination: float = 0.06
     furniture: bool = True
     scene: str = 'plaza'
+    palette: str = 'plaza'
+    light_level: float = 1.0
 
     def __post_init__(self) -> None:
         if self.scene not in SCENE_STYLES:
             raise ValueError(f'unknown scene style {self.scene!r} (choose from {", ".join(SCENE_STYLES)})')
+        if self.palette not in PALETTES:
+            raise ValueError(f'unknown palette {self.palette!r} (choose from {", ".join(PALETTES)})')
+        if self.palette != 'plaza' and self.scene != 'plaza':
+            raise ValueError(f"palette {self.palette!r} needs the plaza scene style, not {self.scene!r}")
+        if not self.light_level > 0 or self.noise_std < 0:
+            raise ValueError(f'light_level must be > 0 and noise_std >= 0, got {self.light_level}, {self.noise_std}')
         if self.rig not in RIGS and self.rig not in EXTERNAL_RIGS and not is_rig_folder(self.rig):
             raise ValueError(f'unknown rig {self.rig!r}: choose from {", ".join([*RIGS, *EXTERNAL_RIGS])} or give '
                              f'a rig folder ({Path(self.rig) / RIG_FILE} does not exist; vsync-rig import writes one)')
@@ -101,6 +114,11 @@ class CrowdWorldConfig:
         d['crowd'] = {k: list(v) if isinstance(v, tuple) else v for k, v in d['crowd'].items()}
         if d['scene'] == 'plaza':  # the default: plaza manifests stay as they were before scene styles
             del d['scene']
+        for key, default in (('palette', 'plaza'), ('light_level', 1.0)):  # likewise before scene randomization
+            if d[key] == default:
+                del d[key]
+        if d['crowd'].get('refill_hz') == 0.0:
+            del d['crowd']['refill_hz']
         return d
 
     @classmethod
@@ -136,23 +154,63 @@ def rig_source(rig: str) -> dict | None:
     return {'name': rig_name(rig), 'folder': str(Path(rig).resolve())}
 
 
-_BACKGROUNDS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-_SCENES: dict[tuple, StaticScene] = {}
+class _LruCache:
+    """Least-recently-used cache bounded by entries and by the bytes of the numpy arrays it holds.
+
+    A world with many scenes (``vsync-synth --scenes``) visits each scene once; the bound keeps the
+    most recent ones only (scenes: ground texture pyramid, about 5 MB each on the plaza; backgrounds:
+    one image and depth map per camera and scene).
+    """
+
+    def __init__(self, max_items: int, max_bytes: int, size_of) -> None:
+        self.max_items, self.max_bytes, self._size_of = max_items, max_bytes, size_of
+        self._items: OrderedDict = OrderedDict()
+        self.nbytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key, make):
+        """The cached value of ``key``, or ``make()`` (stored; older entries go beyond the bounds)."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key][0]
+        value = make()
+        size = int(self._size_of(value))
+        self._items[key] = (value, size)
+        self.nbytes += size
+        while len(self._items) > 1 and (len(self._items) > self.max_items or self.nbytes > self.max_bytes):
+            _, (_, old) = self._items.popitem(last=False)
+            self.nbytes -= old
+        return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._items.clear()
+        self.nbytes = 0
+
+
+def _scene_bytes(scene) -> int:
+    return sum(a.nbytes for a in getattr(scene, '_texture_pyramid', []))
+
+
+_BACKGROUNDS = _LruCache(32, 256 << 20, lambda v: v[0].nbytes + v[1].nbytes)
+_SCENES = _LruCache(8, 128 << 20, _scene_bytes)
 
 
 def _scene(region: GroundRegion, scene_seed: int, cameras: list[Camera], furniture: bool,
-           style: str = 'plaza') -> StaticScene:
-    key = (region, scene_seed, tuple(c.fingerprint() for c in cameras), furniture, style)
-    if key not in _SCENES:
-        if len(_SCENES) > 8:
-            _SCENES.clear()
+           style: str = 'plaza', palette: str = 'plaza') -> StaticScene:
+    key = (region, scene_seed, tuple(c.fingerprint() for c in cameras), furniture, style, palette)
+
+    def make() -> StaticScene:
         if style == 'pets':
             from vsync_ros.data.pets_scene import PetsScene
-            _SCENES[key] = PetsScene(region, scene_seed, cameras, furniture)
-        else:
-            n = (4, 2, 2) if furniture else (0, 0, 0)
-            _SCENES[key] = StaticScene(region, scene_seed, cameras, *n)
-    return _SCENES[key]
+            return PetsScene(region, scene_seed, cameras, furniture)
+        n = (4, 2, 2) if furniture else (0, 0, 0)
+        colours = ScenePalette.draw(scene_seed) if palette == 'random' else PLAZA_PALETTE
+        return StaticScene(region, scene_seed, cameras, *n, palette=colours)
+
+    return _SCENES.get(key, make)
 
 
 class CrowdWorld:
@@ -185,7 +243,8 @@ class CrowdWorld:
         self.rig_source = rig_source(cfg.rig)
         base_region = region or rig_region
         self.region = base_region.with_cell(cfg.gp_cell_m)
-        self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture, cfg.scene)
+        self.scene = _scene(base_region.with_cell(0.1), cfg.scene_seed, self.cameras, cfg.furniture, cfg.scene,
+                            cfg.palette)
         self.sim = crowd if crowd is not None else CrowdSimulator(base_region, cfg.crowd, cfg.seed,
                                                                   self.scene.obstacles())
         self._bg: list[np.ndarray] = []
@@ -193,12 +252,8 @@ class CrowdWorld:
         self._ground: list[np.ndarray] = []
         for cam in self.cameras:
             key = (self.scene.region, self.scene.seed, self.scene.box, len(self.scene.structures), cam.fingerprint(),
-                   cfg.scene)
-            if key not in _BACKGROUNDS:
-                if len(_BACKGROUNDS) > 32:
-                    _BACKGROUNDS.clear()
-                _BACKGROUNDS[key] = self.scene.render_background(cam)
-            bg, sd = _BACKGROUNDS[key]
+                   cfg.scene, cfg.palette)
+            bg, sd = _BACKGROUNDS.get(key, lambda cam=cam: self.scene.render_background(cam))
             self._bg.append(bg)
             self._struct_depth.append(sd)
             self._ground.append(~np.isfinite(sd))
@@ -252,6 +307,7 @@ class CrowdWorld:
         a = self.config.illumination
         ph = 1.7 * view + 0.3 * self.config.seed
         g = 1.0 + a * math.sin(2 * math.pi * t / 53.0 + ph) + 0.4 * a * math.sin(2 * math.pi * t / 11.0 + 2 * ph)
+        g *= self.config.light_level  # 1.0 by default: exactly the same numbers
         tint = 0.25 * a * math.sin(2 * math.pi * t / 97.0 + ph)
         return np.array([g * (1 + tint), g, g * (1 - tint)], np.float32)
 

@@ -6,6 +6,10 @@ frames, needed by the warping loss l_W), and the ground truth is taken at ``t``.
 starts after the last train frame plus a gap larger than twice the largest offset, so no frame of
 one split lies within the time span of the other.
 
+A world with ``world_for_frame_set(split, k, n, t_first)`` renders frame set k of a split's n in the world it
+returns (scene randomization, :class:`~vsync_ros.data.scene_schedule.SceneSchedule`); its
+``split_info(split)`` is added to the manifest's entry of the split.
+
 Worlds whose people exist only inside some time intervals (real annotated trajectories: a world with
 ``time_ranges(split)`` returning intervals, e.g. PETS2009 sequences) are sampled on the grid
 ``t0 + g * dt`` inside those intervals, and a frame set is kept only if its reference time and every
@@ -213,12 +217,13 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
     for cam in cams:
         cam.to_yaml(out / 'cameras' / f'{cam.name}.yaml')
 
-    annotate = getattr(w, 'frame_annotations', None)
+    world_for = getattr(w, 'world_for_frame_set', None)  # scene randomization: a world per frame set
 
-    def frame(view: int, t: float) -> np.ndarray:
-        return resize_frame(w.render(view, t), dst_w, dst_h)
+    def frame(world: World, view: int, t: float) -> np.ndarray:
+        return resize_frame(world.render(view, t), dst_w, dst_h)
 
-    def labels(view: int, t: float, prefix: str) -> dict[str, np.ndarray]:
+    def labels(world: World, view: int, t: float, prefix: str) -> dict[str, np.ndarray]:
+        annotate = getattr(world, 'frame_annotations', None)
         if annotate is None:
             return {}
         out_l = {}
@@ -239,22 +244,26 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
             index['grid_index'] = [g for g, _, _ in plans[split]]
         t_min, t_max = np.inf, -np.inf
         for k, (_, t_ref, smp) in enumerate(plans[split]):
-            raw = w.ground_truth(t_ref, view_density=False) if isinstance(w, CrowdWorld) else w.ground_truth(t_ref)
+            wk = w
+            if world_for is not None:
+                t_first = t_ref + min([0.0] + [float(o) for o, ok in zip(smp.offsets_s, smp.valid) if ok])
+                wk = world_for(split, k, n, t_first)
+            raw = wk.ground_truth(t_ref, view_density=False) if isinstance(wk, CrowdWorld) else wk.ground_truth(t_ref)
             gt = {key: np.asarray(val) for key, val in raw.items() if key != 'view_density'}
             frame_times = []
             for v in range(n_views):
                 if smp.valid[v]:
                     t_v = t_ref + float(smp.offsets_s[v])
-                    storage.write_image(storage.frame_path(out, split, v, k, ext), frame(v, t_v), jpeg_quality)
-                    gt.update(labels(v, t_v, ''))
+                    storage.write_image(storage.frame_path(out, split, v, k, ext), frame(wk, v, t_v), jpeg_quality)
+                    gt.update(labels(wk, v, t_v, ''))
                     frame_times.append(t_v)
                     t_min, t_max = min(t_min, t_v), max(t_max, t_v)
                 else:
                     frame_times.append(None)
                 if not smp.valid[v] or smp.offsets_s[v] != 0.0:
-                    storage.write_image(storage.frame_path(out, split, v, k, ext, sync=True), frame(v, t_ref),
+                    storage.write_image(storage.frame_path(out, split, v, k, ext, sync=True), frame(wk, v, t_ref),
                                         jpeg_quality)
-                    gt.update(labels(v, t_ref, 'sync_'))
+                    gt.update(labels(wk, v, t_ref, 'sync_'))
             storage.save_npz(storage.gt_path(out, split, k), gt)
             index['time_s'].append(t_ref)
             index['offsets_s'].append([float(x) for x in smp.offsets_s])
@@ -273,6 +282,9 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
                                   'frame_time_range_s': [float(t_min), float(t_max)] if n else None,
                                   'time_ranges_s': [[float(a), float(b)] for a, b in ranges[split]],
                                   'n_dropped': int(dropped[split])}
+        split_info = getattr(w, 'split_info', None)
+        if callable(split_info):  # e.g. the scene seeds of the split
+            splits_info[split].update(split_info(split))
     bar.close()
 
     manifest = {

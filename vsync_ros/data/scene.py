@@ -51,6 +51,60 @@ class Structure:
         return out
 
 
+RGB = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ScenePalette:
+    """Base colours (RGB, 0-255) of the plaza's ground and buildings; the texture shading is applied on top.
+
+    The default is the synthetic plaza's fixed palette. :meth:`draw` gives another palette for each seed
+    (scene randomization, ``vsync-synth --scenes``).
+
+    Attributes:
+        paving, ring, band: plaza slabs, the ring mosaic around the centre, the border band.
+        pavement, road, grass: the strip around the plaza, the asphalt beyond it, the corners near the walls.
+        buildings: facade colours the buildings are drawn from (any number >= 1).
+    """
+
+    paving: RGB = (172, 164, 150)
+    ring: RGB = (150, 80, 62)
+    band: RGB = (112, 110, 108)
+    pavement: RGB = (150, 150, 146)
+    road: RGB = (78, 80, 84)
+    grass: RGB = (82, 128, 58)
+    buildings: tuple[RGB, ...] = ((168, 92, 70), (214, 200, 172), (190, 186, 178), (150, 150, 160), (226, 220, 205),
+                                  (120, 96, 80), (200, 170, 130))
+
+    @classmethod
+    def draw(cls, seed: int) -> ScenePalette:
+        """A random palette, deterministic from ``seed`` (its own random stream, apart from the layout's).
+
+        Hue, saturation and brightness of every surface vary within plausible ranges: greyish paving from
+        dark to light, coloured mosaics, green to dry grass, facades of any hue, mostly muted.
+        """
+        rng = np.random.default_rng([int(seed), 202])
+
+        def hsv(h_deg: float, s: float, v: float) -> RGB:  # float HSV: H in degrees, S and V in [0, 1]
+            rgb = cv2.cvtColor(np.array([[[h_deg, s, v]]], np.float32), cv2.COLOR_HSV2RGB)
+            return tuple(float(round(255.0 * x)) for x in rgb.reshape(3))
+
+        paving_h, paving_v = rng.uniform(0, 360), rng.uniform(0.45, 0.8)
+        return cls(
+            paving=hsv(paving_h, rng.uniform(0.0, 0.2), paving_v),
+            ring=hsv(rng.uniform(0, 360), rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.7)),
+            band=hsv(paving_h, rng.uniform(0.0, 0.15), paving_v * rng.uniform(0.55, 0.8)),
+            pavement=hsv(rng.uniform(0, 360), rng.uniform(0.0, 0.1), rng.uniform(0.45, 0.7)),
+            road=hsv(rng.uniform(180, 260), rng.uniform(0.0, 0.12), rng.uniform(0.2, 0.4)),
+            grass=hsv(rng.uniform(60, 130), rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.6)),
+            buildings=tuple(hsv(rng.uniform(0, 360), rng.uniform(0.05, 0.5), rng.uniform(0.4, 0.92))
+                            for _ in range(7)),
+        )
+
+
+PLAZA_PALETTE = ScenePalette()
+
+
 def _value_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
     """Smooth noise in [-1, 1] (bicubic upsampling of a coarse random grid)."""
     h, w = shape
@@ -98,12 +152,16 @@ class StaticScene:
         scene_seed: layout / texture seed.
         cameras: cameras that must stay inside the building box.
         n_posts, n_planters, n_benches: street furniture inside the region (none if a side is under 10 m).
+        palette: ground and facade colours (default: the fixed plaza palette); the layout and textures
+            still come from ``scene_seed`` alone.
     """
 
     def __init__(self, region: GroundRegion, scene_seed: int = 0, cameras: list[Camera] | None = None,
-                 n_posts: int = 4, n_planters: int = 2, n_benches: int = 2) -> None:
+                 n_posts: int = 4, n_planters: int = 2, n_benches: int = 2,
+                 palette: ScenePalette = PLAZA_PALETTE) -> None:
         self.region = region
         self.seed = int(scene_seed)
+        self.palette = palette
         rng = np.random.default_rng([self.seed, 101])
         self.box = scene_box(region, cameras)
         if min(region.width_m, region.height_m) < 10.0:  # no street furniture in small regions
@@ -178,7 +236,8 @@ class StaticScene:
         ti = np.floor((gx - rx0) / tile).astype(np.int64)
         tj = np.floor((gy - ry0) / tile).astype(np.int64)
         shade = (((ti * 73856093) ^ (tj * 19349663) ^ (self.seed * 83492791)) % 1000).astype(np.float32) / 1000.0
-        base = np.array([172, 164, 150], np.float32)
+        pal = self.palette
+        base = np.array(pal.paving, np.float32)
         paving = base[None, None, :] * (0.93 + 0.1 * shade[..., None] + 0.05 * low[..., None] + 0.025 * mid[..., None])
         fx = (gx - rx0) / tile - ti
         fy = (gy - ry0) / tile - tj
@@ -188,21 +247,21 @@ class StaticScene:
         cx, cy = rx0 + r.width_m / 2, ry0 + r.height_m / 2
         rad = np.hypot(gx - cx, gy - cy)
         ring = (np.abs(rad - 3.2) < 0.45) | (np.abs(rad - 1.2) < 0.25)
-        paving[ring] = np.array([150, 80, 62], np.float32) * (0.92 + 0.08 * mid[ring, None])
+        paving[ring] = np.array(pal.ring, np.float32) * (0.92 + 0.08 * mid[ring, None])
         band = (d_out == 0) & ((np.minimum(gx - rx0, rx1 - gx) < 0.5) | (np.minimum(gy - ry0, ry1 - gy) < 0.5))
-        paving[band] = np.array([112, 110, 108], np.float32) * (0.95 + 0.05 * mid[band, None])
+        paving[band] = np.array(pal.band, np.float32) * (0.95 + 0.05 * mid[band, None])
         img[:] = paving
 
         # pavement strip (1.5-4 m outside), asphalt road beyond, grass in the corners near the walls
         side = (d_out > 1.5) & (d_out <= 4.0)
-        img[side] = np.array([150, 150, 146], np.float32) * (0.95 + 0.05 * low[side, None])
+        img[side] = np.array(pal.pavement, np.float32) * (0.95 + 0.05 * low[side, None])
         road = d_out > 4.0
-        img[road] = np.array([78, 80, 84], np.float32) * (0.92 + 0.08 * low[road, None] + 0.04 * mid[road, None])
+        img[road] = np.array(pal.road, np.float32) * (0.92 + 0.08 * low[road, None] + 0.04 * mid[road, None])
         # dashed lane markings 7.5 m outside the region
         lane = road & (np.abs(d_out - 7.5) < 0.08) & (((gx + gy) % 3.0) < 1.6)
         img[lane] = (225, 225, 215)
         grass = road & (d_out > 10.0)
-        img[grass] = np.array([82, 128, 58], np.float32) * (0.85 + 0.15 * low[grass, None] + 0.08 * mid[grass, None])
+        img[grass] = np.array(pal.grass, np.float32) * (0.85 + 0.15 * low[grass, None] + 0.08 * mid[grass, None])
 
         img += rng.normal(0, 4.0, size=img.shape).astype(np.float32)
         tex = np.clip(img, 0, 255).astype(np.uint8)
@@ -215,8 +274,7 @@ class StaticScene:
     def _make_buildings(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Per wall (x0, x1, y0, y1 order): (K, 6) rows [start, end, height, r, g, b] along the wall."""
         x0, y0, x1, y1 = self.box
-        palette = np.array([[168, 92, 70], [214, 200, 172], [190, 186, 178], [150, 150, 160], [226, 220, 205],
-                            [120, 96, 80], [200, 170, 130]], np.float64)
+        palette = np.array(self.palette.buildings, np.float64)
         walls = []
         for length in (y1 - y0, y1 - y0, x1 - x0, x1 - x0):
             rows, s = [], 0.0

@@ -37,6 +37,11 @@ class TrainConfig:
         batch_size, num_workers, seed, device ('auto' | 'cpu' | 'cuda'), threads (0 = torch default).
         val_every: validate every this many epochs (0 = never); log_every: progress-bar refresh in steps.
         out: checkpoint path written at the end (and on improvement of the validation MAE).
+        view_dropout: counting only: probability that a training sample's view is marked missing
+            (image zeroed, ``view_valid`` False), one value for every view or a list [p_ref, p_1, ...] with
+            one per view; never all views of a sample. 0 = off (the default). A sample left without its
+            reference view 0 is fused unsynchronized, as the node's fail-over does
+            (:func:`vsync_ros.engine.tasks.common.drop_views`).
     """
 
     input: str = 'unsync'
@@ -58,9 +63,14 @@ class TrainConfig:
     val_every: int = 1
     log_every: int = 10
     out: str = 'runs/model.pt'
+    view_dropout: float | list[float] = 0.0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
+        probs = self.view_dropout if isinstance(self.view_dropout, list) else [self.view_dropout]
+        if not probs or any(not 0.0 <= float(p) <= 1.0 for p in probs):
+            raise ConfigError(f'train.view_dropout must be a probability in [0, 1] or a list of them (one per view), '
+                              f'got {self.view_dropout!r}')
         choice('train.input', self.input, ('sync', 'unsync'))
         choice('train.optimizer', self.optimizer, ('adam', 'sgd'))
         choice('train.device', self.device, ('auto', 'cpu', 'cuda'))
@@ -68,6 +78,12 @@ class TrainConfig:
             raise ConfigError(f'train.lr must be positive, got {self.lr}')
         if self.batch_size < 1 or self.epochs < 0 or self.max_steps < 0:
             raise ConfigError('train.batch_size must be >= 1, train.epochs and train.max_steps >= 0')
+
+    @property
+    def view_dropout_enabled(self) -> bool:
+        """True when ``view_dropout`` drops some view with a probability above 0."""
+        probs = self.view_dropout if isinstance(self.view_dropout, list) else [self.view_dropout]
+        return any(float(p) > 0.0 for p in probs)
 
 
 @dataclass
@@ -124,6 +140,14 @@ class PoseConfig(_Sections):
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     task: str = 'pose'
+
+    def validate(self):
+        """Validate every section (view dropout is a counting option); returns self."""
+        super().validate()
+        if self.train.view_dropout_enabled:
+            raise ConfigError(f'train.view_dropout is a counting option (pose training does not drop views), '
+                              f'got {self.train.view_dropout!r}: leave it 0')
+        return self
 
 
 _SECTIONS = {'counting': {'model': ModelConfig, 'loss': LossConfig, 'train': TrainConfig, 'data': DataConfig},

@@ -15,6 +15,17 @@ Pose checkpoints (``task: pose``) are detected from the checkpoint: the output i
 and absolute MPJPE in mm, overall and per motion type (see :mod:`vsync_ros.engine.tasks.pose`);
 ``--root-source gt`` centres the volume on the ground-truth pelvis instead of the DLT estimate.
 
+Lost cameras (counting): ``--drop-view V`` (repeatable) evaluates with view V missing in every frame set
+(image zeroed, ``view_valid`` False, as a data set stores a missing view). When the reference view 0 is
+missing a sync model follows the node's fail-over: the other views are fused as captured, without
+warping (``--failover unsynced``, the default with these options; ``as_trained`` runs the model
+unchanged, which is what a plain evaluation does with a data-set sample that lacks view 0).
+``--each-view-missing`` prints the MAE with all views and with each single view missing, and the ratio
+to the all-views MAE (stored under ``each_view_missing`` with ``--json``)::
+
+    vsync-eval --checkpoint models/plaza_cls_epi.pt --data data/plaza --drop-view 0
+    vsync-eval --checkpoint models/plaza_cls_epi.pt --data data/plaza --each-view-missing --json runs/lost.json
+
 ``--device cuda`` without CUDA runs on the CPU and prints a note to stderr
 (:func:`vsync_ros.engine.device.select_device`). The evaluation itself is the task's ``evaluate``
 (:func:`vsync_ros.engine.tasks.counting.evaluate_model`, :func:`vsync_ros.engine.tasks.pose.evaluate_pose_model`).
@@ -40,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--sync', action='store_true', help='feed the synchronized frames instead of the unsynchronized')
     p.add_argument('--zero-flow', action='store_true',
                    help='counting sync models: warp with a zero flow (the same weights without synchronization)')
+    p.add_argument('--drop-view', type=int, action='append', default=[], metavar='V',
+                   help='counting: make view V (0-based, 0 = the reference) missing in every frame set; repeatable '
+                        '(--drop-view 1 --drop-view 2)')
+    p.add_argument('--each-view-missing', action='store_true',
+                   help='counting: evaluate with all views, then with each single view missing; prints the MAE '
+                        'of each and its ratio to the all-views MAE')
+    p.add_argument('--failover', choices=['unsynced', 'as_trained'], default=None,
+                   help='counting sync models, frame sets without view 0: unsynced = fuse the other views as '
+                        'captured, as the node fails over (default with --drop-view / --each-view-missing); '
+                        'as_trained = run the model unchanged (default otherwise)')
     p.add_argument('--json', type=Path, default=None, help='write metrics and per-frame predictions here')
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--batch-size', type=int, default=1)
@@ -91,18 +112,44 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         model.zero_flow = True
+    lost = {}  # counting: views made missing and the fail-over of a missing reference
+    if args.drop_view or args.each_view_missing or args.failover:
+        if ckpt.task != 'counting':
+            print(f'vsync-eval: --drop-view, --each-view-missing and --failover are counting options; '
+                  f'{args.checkpoint} is a {ckpt.task} checkpoint', file=sys.stderr)
+            return 2
+        if args.drop_view and args.each_view_missing:
+            print('vsync-eval: give --drop-view or --each-view-missing, not both', file=sys.stderr)
+            return 2
+        lost = {'drop_views': sorted(set(args.drop_view)),
+                'failover': args.failover or ('unsynced' if args.drop_view or args.each_view_missing else 'as_trained')}
     try:
         result = task.evaluate(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
-                               desc=f'eval {args.split}', root_source=args.root_source)
+                               desc=f'eval {args.split}', root_source=args.root_source, **lost)
+        table = None
+        if args.each_view_missing:
+            from vsync_ros.engine.tasks.counting import each_view_missing
+            table = each_view_missing(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
+                                      lost['failover'], all_views=result)
     except (DatasetError, OSError) as exc:  # a missing / corrupt image or ground-truth file of a sample
+        print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
+        return 2
+    except ValueError as exc:  # e.g. a --drop-view outside the data set's views
         print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
     head = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'split': args.split, 'sync_input': args.sync,
-            'zero_flow': args.zero_flow}
+            'zero_flow': args.zero_flow, **lost}
     summary = task.eval_summary(head, ckpt, dataset, result, wall, root_source=args.root_source)
     where = f'{args.data}/{args.split}{" (sync input)" if args.sync else ""}{" (zero flow)" if args.zero_flow else ""}'
+    if lost.get('drop_views'):
+        where += f' (view{"s" if len(lost["drop_views"]) > 1 else ""} {", ".join(map(str, lost["drop_views"]))} ' \
+                 f'missing, fail-over {lost["failover"]})'
     print(task.eval_line(ckpt, where, result, wall))
+    if table is not None:
+        from vsync_ros.engine.tasks.counting import format_each_view_missing
+        summary['each_view_missing'] = table
+        print(format_each_view_missing(table))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))

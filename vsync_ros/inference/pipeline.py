@@ -22,7 +22,9 @@ Behaviour:
   with view 0 as the reference: CLS / SLS warp every other view to view 0's capture time, with motion
   nets and epipolar weights that exist only for the pairs (0, i). When view 0 is stale or missing there is
   nothing to synchronize to, and a warp computed against an empty reference image is arbitrary. With the
-  default ``failover='unsynced'`` the sync module is therefore switched off for such a step: the available
+  default ``failover='unsynced'`` the sync module is therefore switched off for such a step (the model's
+  ``batch['synchronize'] = False``; view-dropout training and ``vsync-eval --drop-view`` use the same switch,
+  :func:`vsync_ros.engine.tasks.common.failover_synchronize`): the available
   frames are fused *as captured* (what BaseU does), view 0 (if given) included, and the result carries a
   ``note`` saying so (the sync node logs it; the module logger warns once per episode). The estimate then
   refers to the fail-over reference's time only as well as an unsynchronized model can. Base models are
@@ -40,11 +42,10 @@ Behaviour:
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -160,21 +161,6 @@ class CountingPipeline:
                 f'{self.image_hw[1]}x{self.image_hw[0]}, reference {self.names[self.reference_view]}, ground grid '
                 f'{rows}x{cols} of {self.region.cell_m:g} m, device {self.device}')
 
-    @contextlib.contextmanager
-    def _sync_disabled(self, disable: bool) -> Iterator[None]:
-        """Temporarily remove the sync modules (fused as captured); call with ``self._lock`` held."""
-        if not disable:
-            yield
-            return
-        saved = {name: getattr(self.model, name) for name in ('cls', 'sls')}
-        try:
-            for name in saved:
-                setattr(self.model, name, None)
-            yield
-        finally:
-            for name, module in saved.items():
-                setattr(self.model, name, module)
-
     def _failover_note(self, ref_index: int) -> str:
         """Describe a step whose reference is not the model's (logged once per fail-over episode)."""
         active = ref_index != self.reference_view
@@ -217,8 +203,9 @@ class CountingPipeline:
         with self._lock:
             note = self._failover_note(ref_index)
             unsynced = bool(note) and self.failover == 'unsynced'
-            with torch.inference_mode(), self._sync_disabled(unsynced):
-                out = self.model({'images': batch.to(self.device), 'view_valid': valid.to(self.device)},
+            with torch.inference_mode():
+                out = self.model({'images': batch.to(self.device), 'view_valid': valid.to(self.device),
+                                  'synchronize': torch.tensor([not unsynced], device=self.device)},
                                  with_sync_targets=False)
             density = (out['density'][0, 0] / self.cfg.density_scale).float().cpu().numpy()
             count = float(out['count'][0])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,89 @@ def prepare_batch(batch: Mapping[str, torch.Tensor], image_hw: tuple[int, int], 
     for key in ('images', 'images_sync'):
         if key in out:
             out[key] = resize_views(out[key], image_hw)
+    return out
+
+
+MODEL_REFERENCE_VIEW = 0  # counting models synchronize every other view to view 0
+
+
+def failover_synchronize(view_valid: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: which samples a counting sync model warps when it is run the way the node runs it.
+
+    The node's reference is view 0 while view 0 has a frame; otherwise it fails over to the next view of
+    its ``failover_order``, and :class:`vsync_ros.inference.pipeline.CountingPipeline` (``failover=
+    'unsynced'``) fuses the available views as captured, because the models only learned to warp towards
+    view 0. So a sample is synchronized exactly when its view 0 is valid; the result is the model's
+    ``batch['synchronize']``.
+
+    Args:
+        view_valid: (B, V) bool, after any dropped views were marked missing.
+    """
+    return view_valid[:, MODEL_REFERENCE_VIEW].to(torch.bool)
+
+
+def view_dropout_probs(setting: float | Sequence[float], n_views: int) -> list[float]:
+    """Per-view drop probabilities of ``train.view_dropout`` (one value for every view, or one per view).
+
+    Raises:
+        ValueError: a list whose length is not ``n_views`` or a value outside [0, 1] (names the field).
+    """
+    probs = [float(x) for x in setting] if isinstance(setting, (list, tuple)) else [float(setting)] * n_views
+    if len(probs) != n_views:
+        raise ValueError(f'train.view_dropout lists {len(probs)} probabilities, the data set has {n_views} views '
+                         f'(give one per view, reference first, or a single value for all)')
+    if any(not 0.0 <= x <= 1.0 for x in probs):
+        raise ValueError(f'train.view_dropout values must lie in [0, 1], got {probs}')
+    return probs
+
+
+def drop_views(view_valid: torch.Tensor, probs: Sequence[float], generator: torch.Generator) -> torch.Tensor:
+    """Draw which valid views of each sample view dropout marks missing; never every view of a sample.
+
+    Each valid view ``v`` is dropped independently with probability ``probs[v]``. A sample that would be
+    left without any view keeps one of its valid views, chosen uniformly, so with one probability p for
+    all V views the rate at which a view is dropped is p - p**V / V (each view equally often the kept
+    one). Two (B, V) uniform draws per call come from ``generator`` (CPU), whatever the outcome, so a
+    run's random stream does not depend on what was dropped.
+
+    Args:
+        view_valid: (B, V) bool, views that have a frame.
+        probs: V probabilities in [0, 1].
+        generator: the training step generator (``fit`` seeds it with ``train.seed + 1``).
+
+    Returns:
+        (B, V) bool on ``view_valid``'s device: True where a valid view is to be marked missing.
+    """
+    valid = view_valid.detach().to('cpu', torch.bool)
+    b, v = valid.shape
+    if len(probs) != v:
+        raise ValueError(f'{len(probs)} drop probabilities for {v} views')
+    u = torch.rand((b, v), generator=generator)
+    pick = torch.rand((b, v), generator=generator)
+    drop = (u < torch.tensor(probs, dtype=u.dtype)) & valid
+    emptied = valid.any(dim=1) & ~(valid & ~drop).any(dim=1)
+    if bool(emptied.any()):
+        keep = torch.where(valid, pick, torch.full_like(pick, -1.0)).argmax(dim=1)
+        rows = torch.nonzero(emptied).flatten()
+        drop[rows, keep[rows]] = False
+    return drop.to(view_valid.device)
+
+
+def mark_missing(batch: dict[str, torch.Tensor], missing: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The batch with the views ``missing`` (B, V) bool marked as the data set marks a view without a frame.
+
+    ``images`` of those views are zeroed, ``view_valid`` set False and ``view_density`` (the head density of
+    the input frames, when present) zeroed; ``images_sync`` (the warping-loss targets) is kept, the loss
+    leaves invalid views out. The given tensors are not modified (new ones are returned).
+    """
+    out = dict(batch)
+    if not bool(missing.any()):
+        return out
+    for key in ('images', 'view_density'):
+        if key in out:
+            shape = (*missing.shape, *([1] * (out[key].dim() - 2)))
+            out[key] = out[key].masked_fill(missing.view(shape).to(out[key].device), 0.0)
+    out['view_valid'] = out['view_valid'].to(torch.bool) & ~missing.to(out['view_valid'].device)
     return out
 
 

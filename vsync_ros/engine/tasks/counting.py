@@ -6,7 +6,7 @@ MAE.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -20,10 +20,14 @@ from vsync_ros.engine.tasks.common import (
     TrainingData,
     check_data_task,
     data_manifest,
+    drop_views,
+    failover_synchronize,
     init_shared_weights,
+    mark_missing,
     needs_sync_frames,
     prepare_batch,
     uses_warp_loss,
+    view_dropout_probs,
 )
 from vsync_ros.models.counting.losses import compute_losses
 from vsync_ros.models.counting.model import build_model
@@ -63,14 +67,42 @@ def game_errors(pred: torch.Tensor, gt: torch.Tensor, levels=GAME_LEVELS) -> tor
     return torch.stack(out, dim=1)
 
 
+FAILOVER_MODES = ('as_trained', 'unsynced')
+
+
+def dropped_view_mask(n_samples: int, n_views: int, views: Sequence[int]) -> torch.Tensor:
+    """(n_samples, n_views) bool, True in the columns ``views`` (views made missing in every frame set).
+
+    Raises:
+        ValueError: a view outside 0..n_views-1, or every view.
+    """
+    views = sorted({int(v) for v in views})
+    bad = [v for v in views if not 0 <= v < n_views]
+    if bad:
+        raise ValueError(f'--drop-view {bad[0]}: the data set has views 0..{n_views - 1} (0 = reference)')
+    if len(views) == n_views:
+        raise ValueError(f'cannot drop every view ({n_views}): at least one camera must have a frame')
+    mask = torch.zeros(n_samples, n_views, dtype=torch.bool)
+    mask[:, views] = True
+    return mask
+
+
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sync_input: bool = False,
-                   batch_size: int = 1, progress: bool = False, desc: str = 'eval') -> dict:
+                   batch_size: int = 1, progress: bool = False, desc: str = 'eval',
+                   drop_views: Sequence[int] = (), failover: str = 'as_trained') -> dict:
     """Run a counting ``model`` over ``dataset`` and compare ground-plane counts (people).
 
     Args:
         model: a counting model (its ``cfg`` gives the input size); dataset: a counting ``SyncDataset``
             (or any sequence of its samples); use_sync_input: feed the synchronized frames.
+        drop_views: views made missing in every frame set (image zeroed, ``view_valid`` False, as the data
+            set stores a missing view); ``vsync-eval --drop-view``.
+        failover: what a sync model does with a frame set whose reference view 0 is missing: 'as_trained'
+            runs it unchanged (view 0 zero and invalid, the other views warped towards it; the default,
+            as before), 'unsynced' fuses the views as captured, as the node does when it fails over to
+            another reference (:class:`~vsync_ros.inference.pipeline.CountingPipeline`,
+            :func:`~vsync_ros.engine.tasks.common.failover_synchronize`).
 
     Returns:
         {'n', 'mae', 'nae', 'nae_frames', 'mean_gt', 'mean_pred', 'game': {'0'..'3': mean GAME(L)},
@@ -79,6 +111,8 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
         :func:`game_errors`, of the predicted map against the data set's ground-plane density (when a
         batch has no 'gp_density', 'game' is absent). The count 'gt' is the annotated number of people.
     """
+    if failover not in FAILOVER_MODES:
+        raise ValueError(f'failover must be one of {FAILOVER_MODES}, got {failover!r}')
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
@@ -86,18 +120,25 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
     rows = []
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
         b = prepare_batch(batch, image_hw, device, use_sync_input)
-        out = model({'images': b['images'], 'view_valid': b['view_valid']}, with_sync_targets=False)
+        if drop_views:
+            n, v = b['view_valid'].shape
+            b = mark_missing(b, dropped_view_mask(n, v, drop_views).to(b['view_valid'].device))
+        inputs = {'images': b['images'], 'view_valid': b['view_valid']}
+        if failover == 'unsynced':
+            inputs['synchronize'] = failover_synchronize(b['view_valid'])
+        out = model(inputs, with_sync_targets=False)
         pred = out['count']
         game = None
         if 'gp_density' in batch:
             density = out['density'] / model.cfg.density_scale
             game = game_errors(density.cpu(), batch['gp_density'].to(density.dtype))
+        valid_rows = b['view_valid'].cpu() if drop_views else batch['view_valid']  # what the model saw
         for i in range(pred.shape[0]):
             gt = float(batch['count'][i])
             p = float(pred[i])
             row = {'index': int(batch['index'][i]), 'time_s': float(batch['time_s'][i]), 'gt': gt, 'pred': p,
                    'abs_err': abs(p - gt), 'offsets_s': [float(x) for x in batch['offsets_s'][i]],
-                   'view_valid': [bool(x) for x in batch['view_valid'][i]]}
+                   'view_valid': [bool(x) for x in valid_rows[i]]}
             if game is not None:
                 row['game'] = {str(lv): float(game[i, j]) for j, lv in enumerate(GAME_LEVELS)}
             rows.append(row)
@@ -105,6 +146,45 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
     summary = summarize_rows(rows)
     nae_frames = sum(1 for r in rows if r['gt'] > 0)
     return {**summary, 'nae_frames': nae_frames, 'per_frame': rows}
+
+
+def each_view_missing(model: torch.nn.Module, dataset, device: torch.device, use_sync_input: bool = False,
+                      batch_size: int = 1, progress: bool = False, failover: str = 'unsynced',
+                      all_views: dict | None = None) -> dict:
+    """MAE with all views and with each single view missing in every frame set (``vsync-eval --each-view-missing``).
+
+    Args:
+        model, dataset, device, use_sync_input, batch_size, progress: as :func:`evaluate_model`.
+        failover: how a missing reference is handled (default 'unsynced': the node's fail-over).
+        all_views: an :func:`evaluate_model` result of the same model, data and ``failover`` with no view
+            dropped, to reuse (None: evaluated here).
+
+    Returns:
+        {'failover', 'all': :func:`summarize_rows` of every view, 'missing': {view index (str): its
+        summary plus 'view' (camera name when known) and 'mae_ratio' (MAE / all-views MAE)}}.
+    """
+    n_views = int(dataset[0]['view_valid'].shape[0])
+    names = [c.name for c in getattr(dataset, 'cameras', [])] or [f'view{v}' for v in range(n_views)]
+    base = all_views or evaluate_model(model, dataset, device, use_sync_input, batch_size, progress, 'all views',
+                                       failover=failover)
+    out = {'failover': failover, 'all': summarize_rows(base['per_frame']), 'missing': {}}
+    for v in range(n_views):
+        res = evaluate_model(model, dataset, device, use_sync_input, batch_size, progress, f'{names[v]} missing',
+                             drop_views=[v], failover=failover)
+        summary = summarize_rows(res['per_frame'])
+        ratio = summary['mae'] / base['mae'] if base['mae'] > 0 else float('inf')
+        out['missing'][str(v)] = {'view': names[v], **summary, 'mae_ratio': ratio}
+    return out
+
+
+def format_each_view_missing(table: dict) -> str:
+    """The :func:`each_view_missing` result as a few lines of text (MAE and ratio to all views)."""
+    lines = [f'views missing (fail-over {table["failover"]}):  MAE    x all-views',
+             f'  none (all views)              {table["all"]["mae"]:7.3f}  1.00']
+    for v, row in table['missing'].items():
+        lines.append(f'  view {v} ({row["view"]}){" " * max(1, 22 - len(row["view"]) - len(v))}'
+                     f'{row["mae"]:7.3f}  {row["mae_ratio"]:.2f}')
+    return '\n'.join(lines)
 
 
 def summarize_rows(rows: list[dict]) -> dict:
@@ -156,6 +236,8 @@ class CountingTask:
         train_ds = SyncDataset(d.root, d.train_split, gp_cell_m=d.gp_cell_m, load_sync=needs_sync_frames(cfg))
         if train_ds.task != 'counting':
             raise ValueError(f'{d.root} is a {train_ds.task!r} data set; vsync-train trains counting models')
+        if cfg.train.view_dropout_enabled:
+            view_dropout_probs(cfg.train.view_dropout, train_ds.n_views)  # a wrong length stops before training
         val_ds = SyncDataset(d.root, d.val_split, gp_cell_m=d.gp_cell_m, load_sync=False) if d.val_split else None
         return TrainingData(train_ds, val_ds, train_ds.cameras, train_ds.region,
                             data_manifest(train_ds, d.train_split))
@@ -192,11 +274,27 @@ class CountingTask:
                         generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Forward one collated batch and return the loss terms ('total', 'task', and 'warp' | 'sim' when used).
 
-        ``generator`` is unused (the counting forward pass draws no random numbers).
+        View dropout (``train.view_dropout`` > 0): :func:`drop_views` draws, with ``generator`` (the fit
+        loop's seeded step generator), views to mark missing in each sample (image zeroed, ``view_valid``
+        False, as the data set stores a missing view; never all views), after the input frames are chosen
+        (unsync or sync). The model then sees what it sees in the node: a sample without its reference
+        view 0, dropped or missing in the data set, is fused unsynchronized (``batch['synchronize']``
+        False, :func:`failover_synchronize`), exactly as the pipeline's fail-over fuses the views as
+        captured when the node's reference falls over to another camera; such a sample adds to the task
+        loss but has no warping / similarity term. Without view dropout ``generator`` is not used and
+        training is as before (a missing reference is then trained as is: zero image, sync on).
         """
         b = prepare_batch(batch, cfg.model.image_hw, device, use_sync_input=cfg.train.input == 'sync')
+        if cfg.train.view_dropout_enabled:
+            probs = view_dropout_probs(cfg.train.view_dropout, b['view_valid'].shape[1])
+            b = mark_missing(b, drop_views(b['view_valid'], probs, generator))
+            b['synchronize'] = failover_synchronize(b['view_valid'])
         out = model(b, with_sync_targets=uses_warp_loss(cfg), detach_sync_target=cfg.loss.detach_sync_target)
-        return compute_losses(out, b, cfg.loss, cfg.model.density_scale)
+        losses = compute_losses(out, b, cfg.loss, cfg.model.density_scale)
+        if cfg.model.method != 'base' and cfg.loss.gamma > 0 and cfg.loss.sync_loss in ('warp', 'sim'):
+            # no sample synchronized in this batch: the sync term is 0 (same loss keys every step)
+            losses.setdefault(cfg.loss.sync_loss, losses['task'].new_zeros(()))
+        return losses
 
     def save_checkpoint(self, path: str | Path, model: torch.nn.Module, cfg: Config, data: TrainingData,
                         meta: dict) -> None:
@@ -206,9 +304,10 @@ class CountingTask:
     # ------------------------------------------------------------------------------------ evaluation
     def evaluate(self, model: torch.nn.Module, dataset, device: torch.device, sync_input: bool = False,
                  batch_size: int = 1, progress: bool = False, desc: str = 'eval',
-                 root_source: str | None = None) -> dict:
+                 root_source: str | None = None, drop_views: Sequence[int] = (),
+                 failover: str = 'as_trained') -> dict:
         """:func:`evaluate_model` (``root_source`` is a pose option and is ignored)."""
-        return evaluate_model(model, dataset, device, sync_input, batch_size, progress, desc)
+        return evaluate_model(model, dataset, device, sync_input, batch_size, progress, desc, drop_views, failover)
 
     def validation_record(self, res: dict) -> dict:
         """History entries of a validation run."""

@@ -64,7 +64,9 @@ def compute_losses(out: Mapping, batch: Mapping, cfg: LossConfig, density_scale:
     """Total training loss ``l_p + gamma * l_sync`` (Eqs. 2, 4) and its parts.
 
     Args:
-        out: model output. batch: needs 'gp_density' (B, 1, rows, cols) people per cell; optional 'view_valid'.
+        out: model output. batch: needs 'gp_density' (B, 1, rows, cols) people per cell; optional 'view_valid'
+            (B, V) bool (invalid views have no sync-loss term) and 'synchronize' (B,) bool (a sample the model
+            fused unsynchronized has no sync-loss term: its views were not warped).
         cfg: which sync loss and its weight gamma. density_scale: the model's density scale.
 
     Returns:
@@ -74,6 +76,10 @@ def compute_losses(out: Mapping, batch: Mapping, cfg: LossConfig, density_scale:
     losses = {'task': task_loss(out['density'], batch['gp_density'], density_scale)}
     total = losses['task']
     valid = batch.get('view_valid')
+    synchronize = batch.get('synchronize')
+    if synchronize is not None:
+        keep = synchronize.to(torch.bool).view(-1, 1)
+        valid = keep.expand(-1, out['gp_mask'].shape[0]) if valid is None else valid.to(torch.bool) & keep
     has_sync = 'warped' in out
     if has_sync and cfg.sync_loss == 'warp' and cfg.gamma > 0:
         if 'synced' not in out:

@@ -141,7 +141,12 @@ class SyncCountingModel(nn.Module):
 
         Args:
             batch: 'images' (B, V, 3, H, W) in [0, 1], view 0 = reference; optional 'view_valid' (B, V) bool
-                (invalid views contribute zero features); optional 'images_sync' (B, V, 3, H, W).
+                (invalid views contribute zero features); optional 'images_sync' (B, V, 3, H, W); optional
+                'synchronize' (B,) bool: False fuses that sample's views as captured, without warping (the
+                sync module does not touch it: the fail-over of :mod:`vsync_ros.inference.pipeline` when
+                the reference view 0 has no frame, and view-dropout training). When no sample is
+                synchronized the sync module is not run at all (no 'flows' / 'warped' / 'synced' in the
+                output), exactly as a model without one.
             with_sync_targets: also encode the synchronized frames of views 1..V-1 for the warping loss
                 (default: when 'images_sync' is present and the method synchronizes).
             detach_sync_target: compute those targets without gradient.
@@ -163,8 +168,10 @@ class SyncCountingModel(nn.Module):
         pyr = self._pyramid(images)
         feats = self.encoder(pyr)
         out: dict = {'gp_mask': self.projection.mask}
+        keep = self._synchronized_samples(batch.get('synchronize'), images.shape[0])
+        run_sync = keep is None or bool(keep.any())
 
-        if self.cls is not None:
+        if self.cls is not None and run_sync:
             levels = self.cls.corr_levels
             if self.flow_encoder is not None:
                 flow_feats = {k: self.flow_encoder(pyr[k]) for k in levels}
@@ -174,12 +181,16 @@ class SyncCountingModel(nn.Module):
             if self.zero_flow:
                 flows = [torch.zeros_like(f) for f in flows]
             warped = self._warp_levels(feats, flows)
+            if keep is not None:
+                warped = [self._unwarped_where(keep, w, f[:, 1:]) for f, w in zip(feats, warped)]
             feats = [torch.cat([f[:, :1], w], dim=1) for f, w in zip(feats, warped)]
             out['flows'], out['warped'] = flows, warped
 
         proj = self.projection(self._fuse_scales(feats, all_views))
-        if self.sls is not None:
+        if self.sls is not None and run_sync:
             warped_gp, flow_gp = self.sls(proj, self.projection.mask, self.zero_flow)
+            if keep is not None:
+                warped_gp = self._unwarped_where(keep, warped_gp, proj[:, 1:])
             proj = torch.cat([proj[:, :1], warped_gp], dim=1)
             out['flows'], out['warped'] = [flow_gp], [warped_gp]
 
@@ -193,13 +204,29 @@ class SyncCountingModel(nn.Module):
 
         if with_sync_targets is None:
             with_sync_targets = 'images_sync' in batch and self.method != 'base'
-        if with_sync_targets and self.method != 'base':
+        if with_sync_targets and self.method != 'base' and run_sync:
             if 'images_sync' not in batch:
                 raise KeyError("with_sync_targets=True needs batch['images_sync']")
             ctx = torch.no_grad() if detach_sync_target else contextlib.nullcontext()
             with ctx:
                 out['synced'] = self.sync_targets(batch['images_sync'])
         return out
+
+    @staticmethod
+    def _synchronized_samples(synchronize: torch.Tensor | None, batch_size: int) -> torch.Tensor | None:
+        """(B,) bool of ``batch['synchronize']``, or None when absent or all True (every sample synchronized)."""
+        if synchronize is None:
+            return None
+        keep = torch.as_tensor(synchronize, dtype=torch.bool).reshape(-1)
+        if keep.numel() != batch_size:
+            raise ValueError(f"batch['synchronize'] must hold one bool per sample ({batch_size}), "
+                             f'got {tuple(synchronize.shape)}')
+        return None if bool(keep.all()) else keep
+
+    @staticmethod
+    def _unwarped_where(keep: torch.Tensor, warped: torch.Tensor, unwarped: torch.Tensor) -> torch.Tensor:
+        """Per sample: ``warped`` where ``keep`` (B,) is True, else the features as captured (exactly)."""
+        return torch.where(keep.to(warped.device).view(-1, *([1] * (warped.dim() - 1))), warped, unwarped)
 
     def sync_targets(self, images_sync: torch.Tensor) -> list[torch.Tensor]:
         """Features of the synchronized frames of views 1..V-1, matching ``out['warped']``.
