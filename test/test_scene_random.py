@@ -163,3 +163,22 @@ def test_people_5_60_reach_dense_counts(tmp_path):
     assert counts.min() <= 10 and counts.max() >= 50, (counts.min(), counts.max())
     m = json.loads((out / 'manifest.json').read_text())
     assert m['world']['config']['crowd']['n_people'] == [5, 60] and m['world']['config']['crowd']['refill_hz'] > 0
+
+
+@pytest.mark.slow  # synthesizes two small data sets
+def test_test_split_on_the_training_scenes_of_another_world_seed(tmp_path):
+    from vsync_ros.data.cli import main
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    common = ['--scenes', '2', '--test-scenes', '2', '--n-train', '4', '--n-test', '2', '--no-progress', '--no-sheet',
+              '--size', '96x72']
+    assert main([str(a), '--seed', '0', *common]) == 0
+    assert main([str(b), '--seed', '7', '--test-on-train-scenes-of', '0', *common]) == 0
+    ma, mb = (json.loads((d / 'manifest.json').read_text()) for d in (a, b))
+    train_a = ma['splits']['train']['scene_seeds']
+    assert mb['splits']['test']['scene_seeds'] == train_a                     # the same scenes ...
+    assert mb['splits']['train']['scene_seeds'] != train_a                    # ... not world 7's own
+    crowd_a = [s['crowd_seed'] for s in ma['splits']['train']['scenes']]
+    crowd_b = [s['crowd_seed'] for s in mb['splits']['test']['scenes']]
+    assert set(crowd_a).isdisjoint(crowd_b)                                   # with other people
+    with pytest.raises(SystemExit, match='needs --scenes'):
+        main([str(tmp_path / 'c'), '--test-on-train-scenes-of', '0', '--n-train', '1', '--n-test', '1'])

@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                         'scene (--scene-seed)')
     g.add_argument('--test-scenes', type=int, default=None, metavar='M',
                    help='with --scenes: scenes of the test split (default N)')
+    g.add_argument('--test-on-train-scenes-of', type=int, default=None, metavar='SEED',
+                   help='with --scenes: the test split uses the first M training scenes of world seed SEED '
+                        '(the same look; new people when --seed differs): the "training scene" reference of a '
+                        'held-out evaluation')
     g.add_argument('--gp-cell', type=float, default=0.4, metavar='M',
                    help='ground-plane density cell size in metres (default 0.4: 60x50 cells on the plaza)')
     g.add_argument('--gp-sigma', type=float, default=1.0, metavar='M',
@@ -254,6 +258,8 @@ def _check_scene_options(args) -> None:
             raise SystemExit(f'vsync-synth: --scenes randomizes the plaza of the crowd world, not --world {args.world}')
         if args.scenes < 1 or (args.test_scenes is not None and args.test_scenes < 1):
             raise SystemExit('vsync-synth: --scenes and --test-scenes must be >= 1')
+    if args.test_on_train_scenes_of is not None and args.scenes is None:
+        raise SystemExit('vsync-synth: --test-on-train-scenes-of needs --scenes')
     if args.scene_seed is None:
         args.scene_seed = 0
 
@@ -297,7 +303,12 @@ def main(argv=None) -> int:
         world = _make_world(args)
         if args.scenes:
             from vsync_ros.data.scene_schedule import SceneSchedule
-            world = SceneSchedule(world, {'train': args.scenes, 'test': args.test_scenes or args.scenes})
+            n_test = args.test_scenes or args.scenes
+            seeds = None
+            if args.test_on_train_scenes_of is not None:
+                from vsync_ros.data.scene_schedule import draw_scene_seeds
+                seeds = {'test': draw_scene_seeds(args.test_on_train_scenes_of, n_test, 'train')}
+            world = SceneSchedule(world, {'train': args.scenes, 'test': n_test}, seeds)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f'vsync-synth: {exc}') from exc
     n_views = len(world.cameras)

@@ -78,6 +78,8 @@ class SceneSchedule:
             scene seed, noise and palette are replaced per scene).
         n_scenes: scenes per split, e.g. {'train': 8, 'test': 4}; a split with fewer frame sets uses
             one scene per frame set.
+        seeds: optional scene seeds of some splits instead of drawn ones (``vsync-synth
+            --test-on-train-scenes-of``: a test split on another world's training scenes).
 
     The data-set writer asks :meth:`world_for_frame_set` for each frame set (in order) and records
     :meth:`split_info` in the manifest. Only the scene in use is kept (the scene and background caches of
@@ -87,7 +89,7 @@ class SceneSchedule:
 
     task = 'counting'
 
-    def __init__(self, base: CrowdWorld, n_scenes: dict[str, int]) -> None:
+    def __init__(self, base: CrowdWorld, n_scenes: dict[str, int], seeds: dict[str, list[int]] | None = None) -> None:
         if getattr(base.config, 'scene', 'plaza') != 'plaza':
             raise ValueError(f'scene randomization needs the plaza scene style, not {base.config.scene!r}')
         if any(int(v) < 1 for v in n_scenes.values()):
@@ -97,6 +99,10 @@ class SceneSchedule:
         self.cameras = base.cameras
         self.region = base.region
         self.seeds = {split: draw_scene_seeds(base.config.seed, int(n), split) for split, n in n_scenes.items()}
+        for split, given in (seeds or {}).items():  # e.g. a held-out test split on another world's training scenes
+            if len(given) < 1 or len(set(given)) != len(given):
+                raise ValueError(f'scene seeds of split {split!r} must be distinct and at least one, got {given}')
+            self.seeds[split] = [int(x) for x in given]
         self._current: tuple[tuple[str, int], CrowdWorld] | None = None
         self._used: dict[str, dict[int, list[int]]] = {}
 
