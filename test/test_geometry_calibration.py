@@ -40,3 +40,20 @@ def test_rig_region_spans_the_camera_centres_on_its_grid():
     assert region.y0 + region.height_m >= centres[:, 1].max() + 0.5
     for v in (region.x0, region.y0, region.width_m, region.height_m):
         assert abs(v / 0.5 - round(v / 0.5)) < 1e-9
+
+
+def test_rational_polynomial_cameras_are_compared_by_their_projection():
+    from vsync_ros.geometry import Camera
+
+    def with_dist(cam, dist):
+        return Camera(cam.name, cam.width, cam.height, cam.K, np.asarray(dist, float), cam.R, cam.t)
+
+    rational = (0.2, 0.05, 1e-4, -2e-4, 0.01, 0.25, 0.04, 0.01)
+    model = [with_dist(c, rational) if i == 1 else c for i, c in enumerate(plaza_cameras(192, 144))]
+    same = [with_dist(c, rational) if i == 1 else c for i, c in enumerate(plaza_cameras(384, 288))]
+    assert compare_rigs(model, same, PLAZA_REGION, 0.01, PLAZA_REGION, PLAZA_REGION) == ''
+    # the plumb_bob part alone, or another denominator, is another lens
+    for dist in (rational[:5], rational[:5] + (0.3, 0.04, 0.01)):
+        other = list(model)
+        other[1] = with_dist(model[1], dist)
+        assert compare_rigs(model, other, PLAZA_REGION, 0.01).startswith(f'view 1 ({model[1].name}): calibration')

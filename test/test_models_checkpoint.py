@@ -99,3 +99,38 @@ def test_meta_is_made_plain_or_refused(tmp_path):
                          't': [1, 2]}
     with pytest.raises(TypeError, match=r'meta\.bad'):
         save_checkpoint(tmp_path / 'b.pt', model, cfg, cams, region, {'bad': object()})
+
+
+def test_shipped_plumb_bob_checkpoints_load_unchanged(repo_root):
+    from vsync_ros.engine.checkpoint import camera_to_dict
+
+    for name in ('plaza_base_s.pt', 'studio_pose_base_u.pt'):
+        path = repo_root / 'models' / name
+        stored = torch.load(path, map_location='cpu', weights_only=True)['calibration']['cameras']
+        assert all(d['distortion_model'] == 'plumb_bob' and len(d['distortion_coefficients']['data']) == 5
+                   for d in stored)
+        ckpt = load_checkpoint(path)
+        assert all(c.distortion_model == 'plumb_bob' and c.dist.shape == (5,) for c in ckpt.cameras)
+        assert [camera_to_dict(c) for c in ckpt.cameras] == stored  # written back exactly as stored
+
+
+def test_rational_cameras_round_trip_and_are_compared(tmp_path):
+    import numpy as np
+
+    torch.manual_seed(0)
+    cams, region = tiny_rig()
+    c = cams[1]
+    rational = Camera(c.name, c.width, c.height, c.K, np.array([2.1, 0.85, 5e-4, -3e-4, 0.04, 2.47, 1.35, 0.12]),
+                      c.R, c.t)
+    cams = [cams[0], rational, cams[2]]
+    cfg = Config(model=tiny_model_config('base')).validate()
+    model = build_model(cfg.model, cams, region)
+    path = save_checkpoint(tmp_path / 'r.pt', model, cfg, cams, region, {})
+    ckpt = load_checkpoint(path, cfg, cams, region)
+    assert [c.distortion_model for c in ckpt.cameras] == ['plumb_bob', 'rational_polynomial', 'plumb_bob']
+    assert [c.fingerprint() for c in ckpt.cameras] == [c.fingerprint() for c in cams]
+    assert np.array_equal(ckpt.cameras[1].dist, rational.dist)
+    plumb = Camera(c.name, c.width, c.height, c.K, rational.dist[:5], c.R, c.t)  # the denominator dropped
+    with pytest.raises(CheckpointMismatchError, match=r'view 1 \(cam2\): calibration differs'):
+        load_checkpoint(path, cameras=[cams[0], plumb, cams[2]])
+    load_checkpoint(path, cameras=[c.scaled(128, 96) for c in cams])

@@ -61,6 +61,25 @@ def test_rig_projection_matches_camera(cams160):
         assert np.abs(ideal[0, v].numpy() - cam.ideal_pixels(ref_uv)).max() < 2e-3
 
 
+def test_rig_projection_matches_rational_polynomial_cameras(cams160):
+    from vsync_ros.geometry import Camera
+
+    c = cams160[2]
+    rational = Camera(c.name, c.width, c.height, c.K, np.array([0.2, 0.05, 1e-3, -5e-4, 0.01, 0.25, 0.04, 0.01]),
+                      c.R, c.t)
+    cams = [cams160[0], cams160[1], rational, cams160[3]]
+    rig = CameraRig(cams)
+    assert tuple(rig.dist.shape) == (4, 8)
+    pts = np.random.default_rng(0).uniform([-1, -1, 0], [1, 1, 2], size=(50, 3))
+    uv, _ = rig.project(torch.tensor(pts, dtype=torch.float32)[None])
+    ideal = rig.ideal_pixels(uv, iterations=20)
+    for v, cam in enumerate(cams):
+        ref_uv, _ = cam.project(pts)
+        assert np.abs(uv[0, v].numpy() - ref_uv).max() < 2e-3
+        assert np.abs(ideal[0, v].numpy() - cam.ideal_pixels(ref_uv)).max() < 2e-3
+    assert tuple(CameraRig(cams160).dist.shape) == (4, 5)  # plumb_bob rigs as before
+
+
 def test_volume_grid_and_world_to_voxel_are_inverse():
     center = torch.tensor([[0.3, -0.2, 1.0], [0.0, 0.0, 0.9]])
     yaw = torch.tensor([0.0, 1.1])

@@ -36,32 +36,56 @@ def same_camera(a: Camera, b: Camera, tol: float = 0.0) -> bool:
                                                                    (a.t, b.t))))
 
 
-def test_camera_info_folder_round_trip(tmp_path):
+def rational_plaza_cameras() -> list[Camera]:
+    """The plaza rig with cam2 given a rational_polynomial lens (k1 k2 p1 p2 k3 k4 k5 k6)."""
     cams = plaza_cameras()
+    c = cams[1]
+    cams[1] = Camera(c.name, c.width, c.height, c.K, np.array([0.2, 0.05, 1e-4, -2e-4, 0.01, 0.25, 0.04, 0.01]),
+                     c.R, c.t)
+    return cams
+
+
+def test_camera_info_folder_round_trip(tmp_path):
+    cams = rational_plaza_cameras()
     for c in cams:
         c.to_yaml(tmp_path / 'in' / f'{c.name}.yaml')
     assert main(['import', '--from', 'camera_info', str(tmp_path / 'in'), '--out', str(tmp_path / 'rig')]) == 0
     rig = read_rig(tmp_path / 'rig')
     assert [c.name for c in rig.cameras] == ['cam1', 'cam2', 'cam3'] and rig.source_unit == 'm'
     assert all(same_camera(a, b) for a, b in zip(cams, rig.cameras))
+    assert [c.distortion_model for c in rig.cameras] == ['plumb_bob', 'rational_polynomial', 'plumb_bob']
     assert (tmp_path / 'rig' / 'coverage.png').is_file()
 
 
 @pytest.mark.parametrize('rvec', [False, True])
 def test_opencv_yaml_round_trip(tmp_path, rvec):
-    cams = plaza_cameras()
+    cams = rational_plaza_cameras()
     for c in cams:
         write_opencv_yaml(c, tmp_path / 'in' / f'{c.name}.yaml', rvec=rvec)
     back = [read_opencv_yaml(tmp_path / 'in' / f'{c.name}.yaml') for c in cams]
     assert all(same_camera(a, b, 1e-12 if rvec else 0.0) for a, b in zip(cams, back))
     # the same in millimetres, detected from the camera heights
     mm = [Camera(c.name, c.width, c.height, c.K, c.dist, c.R, c.t * 1000) for c in cams]
+    assert [c.dist.size for c in back] == [5, 8, 5] and back[1].distortion_model == 'rational_polynomial'
     for c in mm:
         write_opencv_yaml(c, tmp_path / 'mm' / f'{c.name}.yaml', rvec=rvec)
     assert main(['import', '--from', 'opencv', str(tmp_path / 'mm'), '--out', str(tmp_path / 'rig')]) == 0
     rig = read_rig(tmp_path / 'rig')
     assert rig.source_unit == 'mm'
     assert all(same_camera(a, b, 1e-9) for a, b in zip(cams, rig.cameras))
+    assert rig.cameras[1].distortion_model == 'rational_polynomial'
+
+
+def test_opencv_distortion_vectors_pick_the_model(tmp_path):
+    good = dict(image_width=640, image_height=480, K=np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]),
+                R=np.eye(3), t=np.array([[0.0], [0], [5]]))
+    for d, model, size in (([0.1, 0.01, 0, 0], 'plumb_bob', 5),
+                           ([0.1, 0.01, 0, 0, 0.001, 0, 0, 0], 'plumb_bob', 5),      # k4 k5 k6 = 0
+                           ([0.1, 0.01, 0, 0, 0.001, 0.2, 0, 0], 'rational_polynomial', 8),
+                           ([0.1, 0.01, 0, 0, 0.001, 0.2, 0, 0] + [0.0] * 6, 'rational_polynomial', 8)):
+        cam = read_opencv_yaml(_fs(tmp_path / f'd{len(d)}_{model}.yaml', D=np.array([d]), **good))
+        assert cam.distortion_model == model and cam.dist.size == size
+        assert np.array_equal(cam.dist, np.array(d + [0.0] * max(0, 5 - len(d)))[:size])
 
 
 def test_units_detection():
@@ -87,7 +111,7 @@ def test_bad_files_name_file_and_field(tmp_path, capsys):
         'K': dict(good, K=np.eye(2)),
         'R': dict(good, R=np.diag([1.0, 2.0, 1.0])),
         't': {k: v for k, v in good.items() if k != 't'},
-        'D': dict(good, D=np.array([[0.1, 0, 0, 0, 0, 0.3, 0, 0]])),
+        'D': dict(good, D=np.array([[0.1, 0, 0, 0, 0, 0.3, 0, 0, 0.01, 0, 0, 0]])),  # thin prism s1
         'image_width': {k: v for k, v in good.items() if k not in ('image_width', 'image_height')},
     }
     for field, fields in cases.items():
@@ -166,9 +190,30 @@ def _tsai_points(p, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return (pc - p.T) @ p.R, np.stack([u, v], 1)
 
 
-# largest difference to the Tsai model per PETS view (px). View_002 (665 px focal length, strong barrel
-# distortion) is the limit of plumb_bob's k1 k2 k3 polynomial: the minimax fit leaves 0.095 px at the corners.
-TSAI_TOLERANCE_PX = {'View_001': 0.01, 'View_002': 0.1, 'View_003': 0.01}
+# largest difference to the Tsai model per PETS view (px). Views 1 and 3 stay plumb_bob (0.0001 px, 0.003 px);
+# View_002 (665 px focal length, strong barrel distortion), where plumb_bob's k1 k2 k3 polynomial leaves 0.095 px,
+# is imported as rational_polynomial (0.0003 px).
+TSAI_TOLERANCE_PX = {'View_001': 0.01, 'View_002': 0.01, 'View_003': 0.01}
+TSAI_MODELS = {'View_001': 'plumb_bob', 'View_002': 'rational_polynomial', 'View_003': 'plumb_bob'}
+
+
+@pytest.mark.parametrize('kappa1, model', [(0.002, 'plumb_bob'), (0.045, 'rational_polynomial')])
+def test_tsai_fit_picks_rational_polynomial_only_where_plumb_bob_misses(kappa1, model):
+    """Made-up Tsai cameras (not PETS's numbers): mild and strong barrel distortion of a wide lens."""
+    from vsync_ros.data.readers.tsai import TSAI_PLUMB_BOB_TOLERANCE_PX, TsaiParams, tsai_fit, tsai_to_camera
+
+    p = TsaiParams(name='wide', width=640, height=480, dpx=0.0055, dpy=0.005, focal=3.0, kappa1=kappa1, cx=330.0,
+                   cy=236.0, sx=1.05, T=np.array([500.0, -800.0, 20000.0]), rot=np.array([1.9, 0.1, 0.05]))
+    plumb = tsai_fit(p, 'plumb_bob')
+    assert (plumb[2] <= TSAI_PLUMB_BOB_TOLERANCE_PX) == (model == 'plumb_bob')
+    cam = tsai_to_camera(p)
+    assert cam.distortion_model == model
+    pts_mm, uv_in = _tsai_points(p, 20000, np.random.default_rng(3))
+    err = np.abs(cam.project(pts_mm / 1000.0)[0] - tsai_project(p, pts_mm)).max()
+    assert err < 0.01 and err < np.abs(tsai_to_camera(p, model='plumb_bob').project(pts_mm / 1000.0)[0]
+                                       - tsai_project(p, pts_mm)).max() + 1e-12
+    with pytest.raises(ValueError, match='model must be'):
+        tsai_fit(p, 'fisheye')
 
 
 @needs_pets
@@ -185,6 +230,12 @@ def test_pets_tsai_import_reproduces_the_tsai_model(tmp_path):
         uv, depth = cam.project(pts_mm / 1000.0)
         assert np.all(depth > 0)
         assert np.abs(uv - ref).max() < TSAI_TOLERANCE_PX[cam.name], cam.name
+        assert cam.distortion_model == TSAI_MODELS[cam.name]
+        # and back: the image pixels' rays meet the Tsai points
+        rays = cam.pixel_rays(uv_in)
+        to_pts = pts_mm / 1000.0 - cam.center
+        miss = np.linalg.norm(np.cross(rays, to_pts), axis=1) / np.linalg.norm(to_pts, axis=1)  # sin(angle)
+        assert np.max(miss) * cam.K[0, 0] < TSAI_TOLERANCE_PX[cam.name], cam.name
     assert rig.source_unit == 'mm' and (tmp_path / 'pets' / 'coverage.png').stat().st_size > 10000
     cov = rig_coverage(rig.cameras, rig.region.cell_m, rig.coverage)
     assert rig.region.contains(cov.grid.cell_centers()[cov.count >= 2]).all()

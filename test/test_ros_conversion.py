@@ -160,3 +160,39 @@ def test_colorize_density():
         colorize_density(d, colormap='rainbow')
     with pytest.raises(ValueError):
         colorize_density(np.zeros(3))
+
+
+# ------------------------------------------------------------------------------------------ CameraInfo
+def _rational_and_plumb_bob_cameras():
+    from vsync_ros.geometry import Camera
+    from vsync_ros.geometry.presets import plaza_cameras
+
+    base = plaza_cameras()[1]
+    rational = Camera('rat', base.width, base.height, base.K,
+                      np.array([2.1, 0.85, 5e-4, -3e-4, 0.04, 2.47, 1.35, 0.12]), base.R, base.t)
+    return [rational, base]
+
+
+def test_camera_info_message_round_trip_keeps_the_distortion_model():
+    sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason='sensor_msgs not installed')
+    from vsync_ros.geometry import Camera
+    from vsync_ros.runtime.messages import camera_info_fields
+
+    for cam in _rational_and_plumb_bob_cameras():
+        msg = sensor_msgs.CameraInfo(**camera_info_fields(cam))
+        assert msg.distortion_model == cam.distortion_model and len(msg.d) == cam.dist.size
+        back = Camera.from_camera_info(msg, cam.R, cam.t, name=cam.name)
+        assert back.distortion_model == cam.distortion_model and np.array_equal(back.dist, cam.dist)
+        assert back.fingerprint() == cam.fingerprint()
+
+
+def test_bag_camera_info_keeps_the_distortion_model():
+    pytest.importorskip('rosbags', reason='rosbags not installed')
+    from vsync_ros.geometry import Camera
+    from vsync_ros.runtime.bags import _camera_info
+
+    for cam in _rational_and_plumb_bob_cameras():
+        msg = _camera_info(cam, 123)
+        assert msg.distortion_model == cam.distortion_model
+        back = Camera.from_camera_info(msg, cam.R, cam.t, name=cam.name)
+        assert back.fingerprint() == cam.fingerprint()

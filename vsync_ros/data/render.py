@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from vsync_ros.data.crowd import Appearance, CrowdState
-from vsync_ros.geometry.camera import Camera
+from vsync_ros.geometry.camera import PLUMB_BOB, Camera, radial_factor, radial_slope
 
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 _ONE = 1 << SHIFT
@@ -37,21 +37,25 @@ HEAD_RADIUS_FRAC = 0.065  # head radius / body height
 
 
 def _radius_limit(camera: Camera) -> float:
-    """Normalized radius up to which plumb_bob distortion is trusted for drawing.
+    """Normalized radius up to which the camera's distortion is trusted for drawing.
 
-    Beyond the radius where ``r (1 + k1 r^2 + k2 r^4 + k3 r^6)`` stops increasing the polynomial folds
-    back and maps points far outside the field of view into the image. Keep a margin outside the image.
+    Beyond the radius where ``r (1 + k1 r^2 + k2 r^4 + k3 r^6)`` (plumb_bob; rational_polynomial: divided by
+    ``1 + k4 r^2 + k5 r^4 + k6 r^6``) stops increasing the model folds back and maps points far outside the
+    field of view into the image. Keep a margin outside the image.
     """
     key = camera.fingerprint()
     if key in _RLIM:
         return _RLIM[key]
-    k1, k2, _, _, k3 = camera.dist
     corners = np.array([[-0.5, -0.5], [camera.width - 0.5, -0.5], [-0.5, camera.height - 0.5],
                         [camera.width - 0.5, camera.height - 0.5]])
     r_corner = float(np.linalg.norm(camera.undistort_pixels(corners), axis=1).max())
     r = np.linspace(0, 6 * r_corner, 4000)
-    slope = 1 + 3 * k1 * r**2 + 5 * k2 * r**4 + 7 * k3 * r**6
-    bad = np.flatnonzero(slope <= 0.2)
+    if camera.distortion_model == PLUMB_BOB:
+        k1, k2, _, _, k3 = camera.dist
+        slope = 1 + 3 * k1 * r**2 + 5 * k2 * r**4 + 7 * k3 * r**6
+    else:
+        slope = radial_slope(camera.dist, r)  # NaN at a pole of the rational model
+    bad = np.flatnonzero(~(slope > 0.2))
     r_mono = r[bad[0]] if len(bad) else r[-1]
     _RLIM[key] = float(max(min(2.0 * r_corner, 0.9 * r_mono), r_corner))
     return _RLIM[key]
@@ -73,10 +77,10 @@ def project_for_drawing(camera: Camera, points: np.ndarray) -> tuple[np.ndarray,
         xn = pc[:, :2] / depth[:, None]
     xn[depth <= 1e-9] = np.nan
     if camera.has_distortion:
-        k1, k2, p1, p2, k3 = camera.dist
+        p1, p2 = camera.dist[2], camera.dist[3]
         rl = _radius_limit(camera)
         r2 = np.minimum((xn * xn).sum(1), rl * rl)
-        radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 * r2 * r2
+        radial = radial_factor(camera.dist, r2)
         r_true = np.sqrt((xn * xn).sum(1))
         shrink = np.where(r_true > rl, rl / np.maximum(r_true, 1e-12), 1.0)[:, None]
         xc = xn * shrink  # tangential terms evaluated at the clamped point, scaled back out

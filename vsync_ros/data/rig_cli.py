@@ -124,8 +124,9 @@ def summary(rig, coverage) -> str:
     for v, cam in enumerate(rig.cameras):
         az, tilt = camera_heading(cam)
         x, y, z = cam.center
-        lines.append(f'  {v}: {cam.name:<12} {cam.width}x{cam.height} px  at ({x:.2f}, {y:.2f}) m, height {z:.2f} m, '
-                     f'heading {az:.0f} deg, {tilt:.0f} deg down, hfov {horizontal_fov_deg(cam):.0f} deg, '
+        lines.append(f'  {v}: {cam.name:<12} {cam.width}x{cam.height} px, {cam.distortion_model}, '
+                     f'at ({x:.2f}, {y:.2f}) m, height {z:.2f} m, heading {az:.0f} deg, {tilt:.0f} deg down, '
+                     f'hfov {horizontal_fov_deg(cam):.0f} deg, '
                      f'sees {float(coverage.seen[v].sum()) * coverage.grid.cell_m ** 2:.0f} m2'
                      + (f'  <- {rig.sources[v]}' if v < len(rig.sources) and rig.sources[v] else ''))
     r = rig.region

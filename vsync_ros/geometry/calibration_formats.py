@@ -5,7 +5,9 @@
 * ``h36m``: the Human3.6M camera JSON (``intrinsics[cam]``: ``calibration_matrix``, ``distortion`` k1 k2 p1 p2 k3;
   ``extrinsics[subject][cam]``: ``R``, ``t`` in mm, world -> camera).
 * ``opencv``: an OpenCV FileStorage YAML / XML per camera with ``K``, ``D`` and ``R`` (or ``rvec``, Rodrigues) and
-  ``t``, world -> camera (``X_cam = R X_world + t``), as ``cv2.calibrateCamera`` / ``solvePnP`` produce them.
+  ``t``, world -> camera (``X_cam = R X_world + t``), as ``cv2.calibrateCamera`` / ``solvePnP`` produce them
+  (``D`` with 4 or 5 values: plumb_bob; 8, or more with the extra ones 0: rational_polynomial, unless k4 k5 k6
+  are 0 too).
 
 The Tsai XML reader of PETS2009 is :mod:`vsync_ros.data.readers.tsai`.
 
@@ -65,7 +67,8 @@ def to_metres(cameras: Sequence[Camera], unit: str) -> list[Camera]:
     if unit not in ('m', 'mm'):
         raise ValueError(f'unit must be m or mm, got {unit!r}')
     scale = 1e-3 if unit == 'mm' else 1.0
-    return [Camera(c.name, c.width, c.height, c.K, c.dist, c.R, c.t * scale, c.frame_id) for c in cameras]
+    return [Camera(c.name, c.width, c.height, c.K, c.dist, c.R, c.t * scale, c.frame_id, c.distortion_model)
+            for c in cameras]
 
 
 def with_image_size(cameras: Sequence[Camera], image_size: tuple[int, int] | None) -> list[Camera]:
@@ -252,8 +255,9 @@ def _fs_size(fs, path: Path) -> tuple[int, int] | None:
 def read_opencv_yaml(path: str | Path, image_size: tuple[int, int] | None = None) -> Camera:
     """One camera from an OpenCV FileStorage file (YAML or XML), in the units of its ``t``.
 
-    Fields (aliases in brackets): ``K`` (camera_matrix) 3x3 pixels; ``D`` (dist_coeffs) 4, 5 or more
-    coefficients k1 k2 p1 p2 [k3 ...] (coefficients past k3 must be 0: plumb_bob); ``R`` 3x3 or ``rvec``
+    Fields (aliases in brackets): ``K`` (camera_matrix) 3x3 pixels; ``D`` (dist_coeffs) 4, 5, 8, 12 or 14
+    coefficients k1 k2 p1 p2 [k3 [k4 k5 k6 ...]] in OpenCV's order: plumb_bob when k4 k5 k6 are 0 (or absent),
+    else rational_polynomial; coefficients past k6 (thin prism, tilted sensor) must be 0; ``R`` 3x3 or ``rvec``
     (Rodrigues vector, rad); ``t`` (tvec); the image size from ``image_width`` / ``image_height``,
     ``width`` / ``height`` or ``image_size`` [w, h], else ``image_size`` must be given. The name is the
     ``name`` / ``camera_name`` field or the file stem.
@@ -276,13 +280,13 @@ def read_opencv_yaml(path: str | Path, image_size: tuple[int, int] | None = None
         if dist.size not in (4, 5, 8, 12, 14):
             raise CalibrationError(f'OpenCV calibration {path}: field {dname} must have 4, 5, 8, 12 or 14 '
                                    f'coefficients, got {dist.size}')
-        if np.any(dist[5:] != 0):
-            raise CalibrationError(f'OpenCV calibration {path}: field {dname} has non-zero coefficients past k3 '
-                                   f'(rational / thin-prism / tilted model); only plumb_bob k1 k2 p1 p2 k3 is '
-                                   f'supported')
+        if np.any(dist[8:] != 0):
+            raise CalibrationError(f'OpenCV calibration {path}: field {dname} has non-zero coefficients past k6 '
+                                   f'(thin-prism / tilted model); only plumb_bob k1 k2 p1 p2 k3 and '
+                                   f'rational_polynomial k1 k2 p1 p2 k3 k4 k5 k6 are supported')
         if not np.all(np.isfinite(dist)):
             raise CalibrationError(f'OpenCV calibration {path}: field {dname} contains NaN or inf')
-        dist = dist[:5]
+        dist = dist[:8] if np.any(dist[5:8] != 0) else dist[:5]
         if _fs_node(fs, 'R')[0] is not None:
             R = _fs_required(fs, 'R', path, 9).reshape(3, 3)
         elif _fs_node(fs, 'rvec')[0] is not None:
@@ -319,7 +323,7 @@ def write_opencv_yaml(camera: Camera, path: str | Path, rvec: bool = False) -> N
         fs.write('image_width', int(camera.width))
         fs.write('image_height', int(camera.height))
         fs.write('K', np.asarray(camera.K, dtype=np.float64))
-        fs.write('D', np.asarray(camera.dist, dtype=np.float64).reshape(1, 5))
+        fs.write('D', np.asarray(camera.dist, dtype=np.float64).reshape(1, -1))  # 5 plumb_bob, 8 rational
         if rvec:
             fs.write('rvec', cv2.Rodrigues(np.asarray(camera.R, dtype=np.float64))[0])
         else:

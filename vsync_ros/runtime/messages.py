@@ -18,10 +18,13 @@ INFO_TOPIC_FORMAT = '/{camera}/camera_info'
 
 
 def camera_info_fields(cam: Camera) -> dict:
-    """sensor_msgs/CameraInfo fields (no header) of a calibrated camera: plumb_bob, R = I, P = K [I | 0]."""
+    """sensor_msgs/CameraInfo fields (no header) of a calibrated camera: R = I, P = K [I | 0].
+
+    ``distortion_model`` and ``d`` are the camera's: plumb_bob (5 coefficients) or rational_polynomial (8).
+    """
     P = np.hstack([cam.K, np.zeros((3, 1))])
     return {
-        'height': int(cam.height), 'width': int(cam.width), 'distortion_model': 'plumb_bob',
+        'height': int(cam.height), 'width': int(cam.width), 'distortion_model': cam.distortion_model,
         'd': [float(x) for x in cam.dist], 'k': [float(x) for x in cam.K.ravel()],
         'r': [float(x) for x in np.eye(3).ravel()], 'p': [float(x) for x in P.ravel()],
     }

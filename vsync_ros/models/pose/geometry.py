@@ -2,8 +2,8 @@
 
 Conventions: world metres (z up), image pixels with integer pixel centres (as
 :class:`vsync_ros.geometry.Camera`), feature maps of stride s whose pixel k is centred on image pixel
-``(k + 0.5) * s - 0.5``. Projection applies the cameras' plumb_bob distortion, so voxel centres land
-where the true (distorted) image shows them.
+``(k + 0.5) * s - 0.5``. Projection applies the cameras' distortion (plumb_bob or rational_polynomial, as
+:mod:`vsync_ros.geometry.camera`), so voxel centres land where the true (distorted) image shows them.
 """
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ DEPTH_EPS_M = 1e-3
 class CameraRig(nn.Module):
     """Static calibrations of V cameras as tensors (non-persistent buffers, rebuilt from the cameras).
 
-    Buffers: ``K`` (V, 3, 3), ``R`` (V, 3, 3), ``t`` (V, 3), ``dist`` (V, 5), ``P`` (V, 3, 4) = K [R | t].
+    Buffers: ``K`` (V, 3, 3), ``R`` (V, 3, 3), ``t`` (V, 3), ``dist`` (V, 5) when every camera is plumb_bob,
+    else (V, 8) rational_polynomial coefficients (plumb_bob cameras with k4 = k5 = k6 = 0, the same model),
+    ``P`` (V, 3, 4) = K [R | t].
     """
 
     def __init__(self, cameras: Sequence[Camera]):
@@ -39,7 +41,10 @@ class CameraRig(nn.Module):
         buf('K', [c.K for c in self.cameras])
         buf('R', [c.R for c in self.cameras])
         buf('t', [c.t for c in self.cameras])
-        buf('dist', [c.dist for c in self.cameras])
+        if all(c.dist.size == 5 for c in self.cameras):
+            buf('dist', [c.dist for c in self.cameras])
+        else:
+            buf('dist', [np.concatenate([c.dist, np.zeros(8 - c.dist.size)]) for c in self.cameras])
         buf('P', [c.P for c in self.cameras])
         self.has_distortion = any(c.has_distortion for c in self.cameras)
 
@@ -73,24 +78,39 @@ class CameraRig(nn.Module):
 
 
 def distort(xn: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-    """plumb_bob distortion of normalized coordinates (..., 2); ``dist`` (..., 5) broadcastable."""
-    k1, k2, p1, p2, k3 = dist.unbind(-1)
+    """Distortion of normalized coordinates (..., 2) (as ``Camera.distort``).
+
+    ``dist`` (..., 5) plumb_bob k1 k2 p1 p2 k3 or (..., 8) rational_polynomial k1 k2 p1 p2 k3 k4 k5 k6,
+    broadcastable against ``xn[..., 0]``.
+    """
+    if dist.shape[-1] == 8:
+        k1, k2, p1, p2, k3, k4, k5, k6 = dist.unbind(-1)
+    else:
+        k1, k2, p1, p2, k3 = dist.unbind(-1)
     x, y = xn[..., 0], xn[..., 1]
     r2 = x * x + y * y
     radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 * r2 * r2
+    if dist.shape[-1] == 8:
+        radial = radial / (1 + k4 * r2 + k5 * r2 * r2 + k6 * r2 * r2 * r2)
     xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
     yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
     return torch.stack([xd, yd], dim=-1)
 
 
 def undistort(xd: torch.Tensor, dist: torch.Tensor, iterations: int = 10) -> torch.Tensor:
-    """Inverse of :func:`distort` by fixed-point iteration (as ``Camera.undistort_pixels``)."""
-    k1, k2, p1, p2, k3 = dist.unbind(-1)
+    """Inverse of :func:`distort` by fixed-point iteration (as ``Camera.undistort_pixels``); ``dist`` (..., 5 | 8)."""
+    rational = dist.shape[-1] == 8
+    if rational:
+        k1, k2, p1, p2, k3, k4, k5, k6 = dist.unbind(-1)
+    else:
+        k1, k2, p1, p2, k3 = dist.unbind(-1)
     x = xd
     for _ in range(iterations):
         u, v = x[..., 0], x[..., 1]
         r2 = u * u + v * v
         radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 * r2 * r2
+        if rational:
+            radial = radial / (1 + k4 * r2 + k5 * r2 * r2 + k6 * r2 * r2 * r2)
         dx = 2 * p1 * u * v + p2 * (r2 + 2 * u * u)
         dy = p1 * (r2 + 2 * v * v) + 2 * p2 * u * v
         x = torch.stack([(xd[..., 0] - dx) / radial, (xd[..., 1] - dy) / radial], dim=-1)
