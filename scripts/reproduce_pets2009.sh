@@ -19,7 +19,7 @@ SEEDS=${SEEDS:-"0 1"}
 STEPS_BASE=${STEPS_BASE:-2000}
 STEPS_SYNC=${STEPS_SYNC:-800}
 JOBS=${JOBS:-2}
-CELL=0.8   # ground cell of the CPU configuration (the paper: 0.4 m, 152x177 cells; here 76x89 cells of 0.8 m)
+CELL=0.8   # ground cell of the CPU configuration (the paper: 0.4 m, 152x177 cells; here 76x88 cells of 0.8 m)
 # density_scale x cell area constant: the per-cell targets stay those of the 0.4 m plaza setup (1000 at 0.4 m).
 SCALE=250
 # Linear density output: with the MVMS ReLU output, 3 of 6 baseline runs on this large, mostly empty ground

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vsync_ros.reports import pets_results as pr
@@ -89,3 +90,32 @@ def test_paper_gains_are_those_of_the_paper_tables():
 def test_main_without_runs_says_what_to_run(tmp_path, capsys):
     assert pr.main(['--runs', str(tmp_path / 'nothing')]) == 2
     assert 'reproduce_pets2009.sh' in capsys.readouterr().err
+
+
+@pytest.mark.slow  # synthesizes a tiny PETS2009 data set
+def test_results_figure_on_the_real_rig(tmp_path):
+    from pets_data import have_pets_data, pets_data_root
+    if not have_pets_data():
+        pytest.skip(f'PETS2009 data root not found ({pets_data_root()}; set VSYNC_PETS2009_ROOT)')
+    import cv2
+    from pipeline_support import make_checkpoint
+
+    from vsync_ros.data.cli import main as synth
+    from vsync_ros.data.dataset import SyncDataset
+    from vsync_ros.reports.pets_figures import crop_to_seen, pick_frame, results_figure
+    data = tmp_path / 'pets'
+    assert synth([str(data), '--world', 'pets', '--data-root', str(pets_data_root()), '--train-sequences', 'S2L3',
+                  '--test-sequences', 'S1L2-2', '--n-train', '1', '--n-test', '4', '--size', '192x144',
+                  '--no-progress', '--no-sheet']) == 0
+    ds = SyncDataset(data, 'test', gp_cell_m=0.8, load_sync=False)
+    k = pick_frame(ds)
+    offsets = [min(abs(o) for o in ds.index['offsets_s'][i][1:]) for i in range(len(ds))]
+    assert offsets[k] == max(offsets)
+    ckpts = [make_checkpoint(tmp_path / f'{m}.pt', m, ds.cameras, ds.region) for m in ('base', 'cls_epi')]
+    out = results_figure(data, *ckpts, tmp_path / 'fig.png')
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[0] > 800 and img.shape[1] > 700
+    seen = np.zeros((10, 12), bool)
+    seen[3:5, 4:6] = True
+    assert crop_to_seen(seen, 1.0, margin_m=2.0) == (slice(1, 7), slice(2, 8))
+    assert crop_to_seen(np.zeros((3, 3), bool), 1.0) == (slice(None), slice(None))
