@@ -6,7 +6,8 @@
 #   scripts/train_plaza_robust.sh
 #
 # Environment: OUT (default runs/plaza_robust), STEPS_BASE / STEPS_SYNC (default 2000 / 800), JOBS (2),
-# SEED (training seed, default 0), NICE (default 10: other work on the machine goes first).
+# SEED (training seed, default 0), NICE (default 10: other work on the machine goes first), MODELS (the
+# models trained from the baselines, default "cls_epi base_u cls_epi_w base_su"; all: add "cls_cor sls cls_cat").
 # Held-out sets (world seed 7, never used in training):
 #   heldout_new_scenes   10-30 people, 4 scenes no training split used (the training density)
 #   heldout_train_scene  10-30 people, on 4 of the training scenes (new people)
@@ -21,6 +22,7 @@ JOBS=${JOBS:-2}
 SEED=${SEED:-0}
 NICE=${NICE:-10}
 DROP=0.15
+MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su"}
 mkdir -p "$OUT"
 synth() { local out=$1; shift; [ -f "$OUT/$out/manifest.json" ] || nice -n "$NICE" $PY -m vsync_ros.data.cli "$OUT/$out" \
   --preset pets --mode random --dt 0.5 --format jpg --no-sheet --no-progress --overwrite "$@"; }
@@ -46,18 +48,18 @@ wait
 U="train.init_checkpoint=$OUT/base_u_init.pt"
 S="train.init_checkpoint=$OUT/base_s.pt"
 SIM="loss.sync_loss=sim loss.gamma=10"
-throttle; run cls_epi small_cls_epi "$STEPS_SYNC" "$U" $SIM &
-throttle; run base_u small_base_u "$STEPS_SYNC" "$U" &
-throttle; run cls_epi_w small_cls_epi "$STEPS_SYNC" "$S" &
-throttle; run base_su small_base_su "$STEPS_SYNC" "$S" &
-throttle; run cls_cor small_cls_cor "$STEPS_SYNC" "$U" $SIM &
-throttle; run sls small_sls "$STEPS_SYNC" "$U" $SIM &
-throttle; run cls_cat small_cls_cat "$STEPS_SYNC" "$U" $SIM &
+declare -A CFG=([cls_epi]="small_cls_epi $U $SIM" [base_u]="small_base_u $U" [cls_epi_w]="small_cls_epi $S"
+                [base_su]="small_base_su $S" [cls_cor]="small_cls_cor $U $SIM" [sls]="small_sls $U $SIM"
+                [cls_cat]="small_cls_cat $U $SIM")
+for m in $MODELS; do
+  read -r -a spec <<< "${CFG[$m]}"
+  throttle; run "$m" "${spec[0]}" "$STEPS_SYNC" "${spec[@]:1}" &
+done
 wait
 
 # evaluations: each model on the three held-out sets, and with each camera missing on the new scenes
 mkdir -p "$OUT/eval"
-for m in base_u base_s base_su sls cls_cat cls_cor cls_epi cls_epi_w; do
+for m in base_s $MODELS; do
   for set in heldout_new_scenes heldout_train_scene heldout_dense; do
     j="$OUT/eval/${m}_$set.json"
     [ -f "$j" ] || { throttle; nice -n "$NICE" $PY -m vsync_ros.engine.evaluate --checkpoint "$OUT/$m.pt" \
