@@ -22,7 +22,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vsync_ros.data.scene import SUN_DIR, StaticScene, Structure, _pixel_rays, _value_noise, scene_box
+from vsync_ros.data.scene import (
+    SUN_DIR,
+    StaticScene,
+    Structure,
+    _pixel_rays,
+    _value_noise,
+    noisy_texture_pyramid,
+    scene_box,
+)
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 
@@ -176,12 +184,7 @@ class PetsScene(StaticScene):
         for off in (0.25, 0.45):
             line = east & (np.abs(gy - (-10.0 + off)) < 0.05)
             img[line] = YELLOW
-        img += rng.normal(0, 3.0, size=img.shape).astype(np.float32)
-        tex = np.clip(img, 0, 255).astype(np.uint8)
-        pyr = [tex]
-        for _ in range(5):
-            pyr.append(cv2.pyrDown(pyr[-1]))
-        return pyr
+        return noisy_texture_pyramid(img, 3.0, rng)
 
     # ------------------------------------------------------------------ edges of the scene box
     def _make_edges(self, rng: np.random.Generator) -> list[np.ndarray]:

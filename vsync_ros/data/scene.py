@@ -144,6 +144,21 @@ def scene_box(region: GroundRegion, cameras: list[Camera] | None) -> tuple[float
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def noisy_texture_pyramid(img: np.ndarray, noise_std: float, rng: np.random.Generator,
+                          levels: int = 5) -> list[np.ndarray]:
+    """A ground texture with Gaussian grain, as uint8, and its ``levels`` pyrDown halvings (finest first).
+
+    Args:
+        img: (H, W, 3) float32 texture in grey levels (modified in place by the grain).
+        noise_std: grain standard deviation, grey levels. rng: the scene's generator (draws once).
+    """
+    img += rng.normal(0, noise_std, size=img.shape).astype(np.float32)
+    pyr = [np.clip(img, 0, 255).astype(np.uint8)]
+    for _ in range(levels):
+        pyr.append(cv2.pyrDown(pyr[-1]))
+    return pyr
+
+
 class StaticScene:
     """The static plaza around ``region`` (deterministic from ``scene_seed``).
 
@@ -263,12 +278,7 @@ class StaticScene:
         grass = road & (d_out > 10.0)
         img[grass] = np.array(pal.grass, np.float32) * (0.85 + 0.15 * low[grass, None] + 0.08 * mid[grass, None])
 
-        img += rng.normal(0, 4.0, size=img.shape).astype(np.float32)
-        tex = np.clip(img, 0, 255).astype(np.uint8)
-        pyr = [tex]
-        for _ in range(5):
-            pyr.append(cv2.pyrDown(pyr[-1]))
-        return pyr
+        return noisy_texture_pyramid(img, 4.0, rng)
 
     # ------------------------------------------------------------------ buildings
     def _make_buildings(self, rng: np.random.Generator) -> list[np.ndarray]:
