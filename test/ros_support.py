@@ -160,6 +160,18 @@ def ros_env(domain_id: int):
                 os.environ[k] = v
 
 
+def stop_graph(executor, nodes, context, thread=None) -> None:
+    """Tear down an in-process node graph: shut the executor down, join its spin thread (5 s), destroy the
+    nodes and shut the context down."""
+    import rclpy
+    executor.shutdown()
+    if thread is not None:
+        thread.join(timeout=5.0)
+    for n in nodes:
+        n.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
 def wait_for(predicate, timeout_s: float = 10.0, period_s: float = 0.02) -> bool:
     """Poll ``predicate`` until it is true or ``timeout_s`` passes; returns its last value."""
     deadline = time.monotonic() + timeout_s

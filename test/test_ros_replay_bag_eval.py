@@ -16,7 +16,7 @@ pytest.importorskip('rosbags', reason='rosbags is not installed')
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from ros_support import RosHarness, real_checkpoint, ros_env, toy_setup, wait_for  # noqa: E402
+from ros_support import RosHarness, real_checkpoint, ros_env, stop_graph, toy_setup, wait_for  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from vsync_ros.ros import bag_eval  # noqa: E402
@@ -129,11 +129,7 @@ def test_replay_and_sync_node_with_the_shipped_counting_config(tmp_path):
         assert {stamp_to_ns(m.header.stamp) for m in outs} <= gt_stamps  # reference stamps = GT stamps
         assert all(st.enabled for st in sync.store.states())  # the replayed CameraInfo matches the model
     finally:
-        ex.shutdown()
-        th.join(timeout=5.0)
-        for n in (sync, rep, probe):
-            n.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        stop_graph(ex, (sync, rep, probe), ctx, th)
 
 
 def test_bag_eval_online_matches_offline(tmp_path, ros):
@@ -291,11 +287,7 @@ def test_pose_launch_replay_defaults_give_a_live_skeleton_stream():
         gt_stamps = {stamp_to_ns(m.header.stamp) for m in gts}
         assert {stamp_to_ns(m.header.stamp) for m in joints} <= gt_stamps  # stamped with reference frames
     finally:
-        ex.shutdown()
-        th.join(timeout=5.0)
-        for n in (sync, rep, probe):
-            n.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        stop_graph(ex, (sync, rep, probe), ctx, th)
 
 
 def test_replay_node_logs_the_rate_it_publishes(ros):

@@ -21,7 +21,7 @@ from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile  # noqa: E402
 from rig_support import SQUARE, square_cameras, write_square_rig  # noqa: E402
-from ros_support import RosHarness, ros_env, wait_for  # noqa: E402
+from ros_support import RosHarness, ros_env, stop_graph, wait_for  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
@@ -169,8 +169,4 @@ def test_counting_launch_with_a_rig_folder_in_one_process(rig_and_model):
         # the replayed CameraInfo (160x120, same cameras) agrees with the model's calibration
         assert all(st.enabled for st in sync.store.states()), [st.disabled_reason for st in sync.store.states()]
     finally:
-        ex.shutdown()
-        th.join(timeout=5.0)
-        for n in (sync, rep, probe):
-            n.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        stop_graph(ex, (sync, rep, probe), ctx, th)
