@@ -160,6 +160,14 @@ def ros_env(domain_id: int):
                 os.environ[k] = v
 
 
+def harness_for(domain_id: int):
+    """Generator for a module fixture: a :class:`RosHarness` on ``domain_id`` inside :func:`ros_env`, closed after."""
+    with ros_env(domain_id):
+        h = RosHarness(domain_id)
+        yield h
+        h.close()
+
+
 def stop_graph(executor, nodes, context, thread=None) -> None:
     """Tear down an in-process node graph: shut the executor down, join its spin thread (5 s), destroy the
     nodes and shut the context down."""

@@ -16,7 +16,7 @@ pytest.importorskip('rosbags', reason='rosbags is not installed')
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from ros_support import RosHarness, real_checkpoint, ros_env, stop_graph, toy_setup, wait_for  # noqa: E402
+from ros_support import harness_for, real_checkpoint, ros_env, stop_graph, toy_setup, wait_for  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from vsync_ros.ros import bag_eval  # noqa: E402
@@ -33,10 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope='module')
 def ros():
-    with ros_env(DOMAIN_ID):
-        h = RosHarness(DOMAIN_ID)
-        yield h
-        h.close()
+    yield from harness_for(DOMAIN_ID)
 
 
 def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):

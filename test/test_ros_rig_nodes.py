@@ -21,7 +21,7 @@ from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile  # noqa: E402
 from rig_support import SQUARE, square_cameras, write_square_rig  # noqa: E402
-from ros_support import RosHarness, ros_env, stop_graph, wait_for  # noqa: E402
+from ros_support import harness_for, ros_env, stop_graph, wait_for  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
@@ -41,10 +41,7 @@ PLAZA_FILES = ['config/cameras/plaza/cam1.yaml', 'config/cameras/plaza/cam2.yaml
 
 @pytest.fixture(scope='module')
 def ros():
-    with ros_env(DOMAIN_ID):
-        h = RosHarness(DOMAIN_ID)
-        yield h
-        h.close()
+    yield from harness_for(DOMAIN_ID)
 
 
 @pytest.fixture(scope='module')

@@ -22,7 +22,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E
 from ros_support import (  # noqa: E402
     TEST_REGION,
     Recording,
-    RosHarness,
+    harness_for,
     real_checkpoint,
     real_pipeline,
     ros_env,
@@ -43,10 +43,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]  # real rclpy nodes in real tim
 DOMAIN_ID = 57
 @pytest.fixture(scope='module')
 def ros():
-    with ros_env(DOMAIN_ID):
-        h = RosHarness(DOMAIN_ID)
-        yield h
-        h.close()
+    yield from harness_for(DOMAIN_ID)
 
 
 @pytest.fixture(scope='module')

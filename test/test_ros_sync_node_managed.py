@@ -24,9 +24,9 @@ from ros_support import (  # noqa: E402
     ForegroundPipeline,
     Recording,
     RosHarness,
+    harness_for,
     real_checkpoint,
     real_pipeline,
-    ros_env,
     toy_setup,
     wait_for,
 )
@@ -45,10 +45,7 @@ DOMAIN_ID = 74
 
 @pytest.fixture(scope='module')
 def ros():
-    with ros_env(DOMAIN_ID):
-        h = RosHarness(DOMAIN_ID)
-        yield h
-        h.close()
+    yield from harness_for(DOMAIN_ID)
 
 
 @pytest.fixture(scope='module')
