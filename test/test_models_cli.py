@@ -39,6 +39,12 @@ def test_train_regimes_and_evaluate(data_dir, tmp_path, repo_root, capsys):
     assert ckpt.meta['data_manifest']['n'] == 3 and ckpt.meta['data_manifest']['split'] == 'train'
     assert ckpt.meta['regime'].startswith('CLS-epi') and ckpt.meta['metrics']['best_val']['step'] == 2
     assert load_checkpoint(su_out).meta['regime'] == 'BaseSU'
+    # BaseU trained on from a BaseU checkpoint stays BaseU (regime read from the init checkpoint)
+    u_out, u2_out = tmp_path / 'u.pt', tmp_path / 'u2.pt'
+    for out, init in ((u_out, 'null'), (u2_out, str(u_out))):
+        assert train.main(['--config', str(cfg_dir / 'small_base_u.yaml'), *base, f'train.out={out}',
+                           f'train.init_checkpoint={init}', '--no-progress']) == 0
+    assert [load_checkpoint(p).meta['regime'] for p in (u_out, u2_out)] == ['BaseU', 'BaseU']
     # an init checkpoint of the same method but another architecture is refused, naming the field
     assert train.main(['--config', str(cfg_dir / 'small_base_su.yaml'), *base, f'train.out={tmp_path / "x.pt"}',
                        f'train.init_checkpoint={s_out}', 'model.decoder_channels=[8,4]', '--no-progress']) == 2

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from vsync_ros.engine.checkpoint import load_checkpoint
 from vsync_ros.engine.config import Config, PoseConfig, TrainConfig
 from vsync_ros.engine.device import select_device
 from vsync_ros.engine.tasks import describe_regime, task_for
@@ -140,7 +141,8 @@ def fit(cfg: Config | PoseConfig, progress: bool = True, log: Callable[[str], ob
     model.to(device).train()
     opt, sched = make_optimizer(model, t)
     loader, total_steps, epochs = training_schedule(data.train, t, gen)
-    regime = describe_regime(cfg)
+    init_regime = load_checkpoint(t.init_checkpoint).meta.get('regime') if t.init_checkpoint else None
+    regime = describe_regime(cfg, init_regime)
     log(f'{regime}: {len(data.train)} samples, {total_steps} steps on {device}, '
         f'{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters')
     step_rng = torch.Generator(device='cpu').manual_seed(t.seed + 1)

@@ -131,20 +131,23 @@ def task_for(cfg: Config | PoseConfig) -> Task:
     raise TypeError(f'expected a Config or PoseConfig, got {type(cfg).__name__}')
 
 
-def describe_regime(cfg: Config | PoseConfig) -> str:
+def describe_regime(cfg: Config | PoseConfig, init_regime: str | None = None) -> str:
     """Human-readable training regime, as stored in checkpoints (meta 'regime') and the paper's tables.
 
     Base models: 'BaseS' (synchronized input), 'BaseU', or the task's fine-tune name ('BaseSU' for
-    counting) when trained on from ``train.init_checkpoint``. Sync methods: the method and loss, e.g.
-    'CLS-epi (l_p + 10 l_W, unsync input)', 'CLS-cor (l_p, unsync input)' and for pose
-    'CLS-cor(gamma=0) (l_p, unsync input)'.
+    counting) when trained on unsynchronized frames from an ``train.init_checkpoint`` that was trained on
+    synchronized ones. ``init_regime`` is that checkpoint's regime: a base model trained on from a BaseU
+    checkpoint stays 'BaseU'; None (unknown) counts as synchronized, the paper's BaseSU recipe. Sync
+    methods: the method and loss, e.g. 'CLS-epi (l_p + 10 l_W, unsync input)', 'CLS-cor (l_p, unsync
+    input)' and for pose 'CLS-cor(gamma=0) (l_p, unsync input)'.
     """
     task = task_for(cfg)
     m, t, loss = cfg.model, cfg.train, cfg.loss
     if m.method == 'base':
         if t.input == 'sync':
             return 'BaseS'
-        return task.fine_tune_regime if t.init_checkpoint and task.fine_tune_regime else 'BaseU'
+        from_sync = bool(t.init_checkpoint) and init_regime not in ('BaseU',)
+        return task.fine_tune_regime if from_sync and task.fine_tune_regime else 'BaseU'
     name = METHOD_NAMES[m.method]
     tag = task.plain_loss_tag
     if loss.sync_loss == 'none' or (tag is not None and loss.gamma == 0):
