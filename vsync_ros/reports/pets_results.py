@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vsync_ros.reports.seeds import compare, fmt, seed_stats
+
 
 @dataclass(frozen=True)
 class ModelRow:
@@ -126,11 +128,6 @@ def run_evaluations(jobs: list[tuple[Path, list[str]]], parallel: int, python: s
 
 
 # ---------------------------------------------------------------------------------------------- aggregation
-def seed_stats(values: list[float]) -> dict:
-    """{'mean', 'spread' (max - min), 'values'} of one metric over training seeds."""
-    return {'mean': sum(values) / len(values), 'spread': max(values) - min(values), 'values': values}
-
-
 def metric_of(doc: dict, key: str) -> float:
     """'mae', 'nae' or 'game3' (etc.) of a vsync-eval JSON document."""
     if key.startswith('game'):
@@ -170,14 +167,6 @@ def collect(runs: Path, seeds: list[int]) -> dict:
     return out
 
 
-def compare(a: dict, b: dict) -> dict:
-    """Compare seed_stats a with b (one metric, lower is better): difference, tie (|diff| < larger spread), ratio."""
-    diff = a['mean'] - b['mean']
-    spread = max(a['spread'], b['spread'])
-    return {'diff': diff, 'spread': spread, 'tie': abs(diff) < spread,
-            'ratio': a['mean'] / b['mean'] if b['mean'] else float('nan')}
-
-
 def checks(res: dict) -> dict:
     """The issue's acceptance comparisons on the random-latency test set (unsynchronized frames)."""
     out = {}
@@ -192,13 +181,6 @@ def checks(res: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- markdown
-def fmt(stat: dict | None, digits: int = 2) -> str:
-    """'mean ± spread/2' of seed_stats (the half range: both seeds lie within it), or '-'."""
-    if not stat:
-        return '-'
-    return f'{stat["mean"]:.{digits}f} ± {stat["spread"] / 2:.{digits}f}'
-
-
 def gain(model: dict | None, base: dict | None) -> str:
     """Relative MAE gain of a model over a baseline, in percent (positive = lower error), or '-'."""
     if not model or not base or not base['mean']:
