@@ -163,6 +163,8 @@ def test_write_and_read_bag(tmp_path, storage, world_pipe):
     info = bag_info(path)
     assert info.camera_topics == ['/cam1/image_raw', '/cam2/image_raw', '/cam3/image_raw']
     assert info.reference_view == 0 and json.loads(info.custom['vsync.profile'])['rate_hz'] == 5.0
+    assert 'stop_s' not in info.custom['vsync.profile'] and 'vsync.outages' not in info.custom  # no outage
+    assert info.outages == [] and summary.stopped == 0
     assert info.topics['/cam2/camera_info'] == 'sensor_msgs/msg/CameraInfo'
     msgs = list(iter_raw(path))
     assert len(msgs) == 2 * summary.frames + 2 * summary.ground_truth
