@@ -80,6 +80,45 @@ def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):
         ros.remove(rep)
 
 
+def test_replay_node_stop_s_stops_a_camera_for_good(ros):
+    """``stop_s``: cam1 publishes no frame stamped 0.45 s or later; the other cameras and the GT go on."""
+    world, _ = toy_setup()
+    rep = ReplayNode(world, context=ros.context, node_name='outage_replay', parameter_overrides=[
+        Parameter('rate_hz', value=10.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=1.0),
+        Parameter('stop_s', value=[0.45, math.inf, math.inf]), Parameter('wait_for_subscribers', value=1)])
+    got: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    gts: list[int] = []
+    lock = threading.Lock()
+
+    def on_image(msg, v):
+        with lock:
+            got[v].append(stamp_to_ns(msg.header.stamp))
+
+    def on_gt(msg):
+        with lock:
+            gts.append(stamp_to_ns(msg.header.stamp))
+    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v), 50)
+            for v in range(3)]
+    subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count', on_gt, 50))
+    ros.add(rep)
+    try:
+        assert 'cam1 stops at 0.45 s' in rep.describe_timing()
+        rep.start()
+        assert rep.done.wait(20.0)
+        assert rep.published == [5, 10, 10] and rep.stopped == [5, 0, 0] and rep.dropped == [0, 0, 0]
+        assert wait_for(lambda: len(gts) == 10 and [len(got[v]) for v in range(3)] == [5, 10, 10], 5.0)
+        with lock:
+            assert sorted(got[0]) == [min(gts) + k * 100_000_000 for k in range(5)]  # ticks 0-0.4 s only
+    finally:
+        for sub in subs:
+            ros.probe.destroy_subscription(sub)
+        ros.remove(rep)
+    for bad, why in (([1.0], 'stop_s has 1 values for 3 cameras'), ([1.0, math.nan, 2.0], 'camera cam2 has nan')):
+        with pytest.raises(RuntimeError, match=why):
+            ReplayNode(world, context=ros.context, node_name='bad_outage_replay',
+                       parameter_overrides=[Parameter('stop_s', value=bad)])
+
+
 def test_replay_and_sync_node_with_the_shipped_counting_config(tmp_path):
     """What ``counting.launch.py use_replay:=true`` runs, in one process, with config/counting.yaml parsed by rcl.
 
