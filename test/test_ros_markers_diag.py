@@ -8,7 +8,16 @@ import pytest
 
 from vsync_ros.geometry import GroundRegion
 from vsync_ros.geometry.presets import rig
-from vsync_ros.ros.diagnostics import ERROR, OK, WARN, node_status, to_diagnostic_array, view_status
+from vsync_ros.ros.diagnostics import (
+    ERROR,
+    OK,
+    WARN,
+    estimate_status,
+    node_status,
+    parse_estimate_status,
+    to_diagnostic_array,
+    view_status,
+)
 from vsync_ros.ros.markers import (
     H36M_BONES,
     build_scene_markers,
@@ -18,6 +27,7 @@ from vsync_ros.ros.markers import (
     region_outline,
     skeleton_segments,
 )
+from vsync_ros.runtime.degraded import assess
 from vsync_ros.runtime.frame_store import FrameStore
 from vsync_ros.runtime.sync_core import CoreStats
 
@@ -106,6 +116,17 @@ def test_view_and_node_status_levels():
     assert node_status(stats, None, 0, names, 'n').level == ERROR
     assert node_status(CoreStats(errors=2, last_error='pipeline failed'), 0, 0, names, 'n').level == ERROR
     assert math.isinf(s[2].age(0.0))
+
+
+def test_estimate_status_values_parse_back():
+    """What vsync-bag-eval online reads from ~/estimate_status is the core's assessment (reasons per view aside)."""
+    names = ['cam1', 'cam2', 'cam3']
+    for est in (assess(5, 0, 0, [0, 1, 2], 3, names), assess(7, 1, 0, [1, 2], 3, names, {0: 'stale'})):
+        back = parse_estimate_status(estimate_status(est, names, 'n').values, names, est.stamp_ns)
+        assert back == type(est)(**{**est.__dict__, 'missing': {v: '' for v in est.missing}})
+    assert parse_estimate_status(estimate_status(None, names, 'n').values, names, 1) is None
+    with pytest.raises(ValueError, match='reference'):
+        parse_estimate_status({'reference': 'cam9'}, names, 1)
 
 
 def test_diagnostic_array_message():

@@ -24,7 +24,7 @@ from vsync_ros.ros.replay_node import ReplayNode  # noqa: E402
 from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns  # noqa: E402
 from vsync_ros.runtime.bags import offline_eval, write_bag  # noqa: E402
 from vsync_ros.runtime.images import numpy_image_to_rgb  # noqa: E402
-from vsync_ros.runtime.schedules import desync_profile, schedule  # noqa: E402
+from vsync_ros.runtime.schedules import desync_profile, schedule, with_stops  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # replay and sync nodes in real time
 DOMAIN_ID = 58
@@ -78,6 +78,45 @@ def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):
         for s in subs:
             ros.probe.destroy_subscription(s)
         ros.remove(rep)
+
+
+def test_replay_node_stop_s_stops_a_camera_for_good(ros):
+    """``stop_s``: cam1 publishes no frame stamped 0.45 s or later; the other cameras and the GT go on."""
+    world, _ = toy_setup()
+    rep = ReplayNode(world, context=ros.context, node_name='outage_replay', parameter_overrides=[
+        Parameter('rate_hz', value=10.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=1.0),
+        Parameter('stop_s', value=[0.45, math.inf, math.inf]), Parameter('wait_for_subscribers', value=1)])
+    got: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    gts: list[int] = []
+    lock = threading.Lock()
+
+    def on_image(msg, v):
+        with lock:
+            got[v].append(stamp_to_ns(msg.header.stamp))
+
+    def on_gt(msg):
+        with lock:
+            gts.append(stamp_to_ns(msg.header.stamp))
+    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v), 50)
+            for v in range(3)]
+    subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count', on_gt, 50))
+    ros.add(rep)
+    try:
+        assert 'cam1 stops at 0.45 s' in rep.describe_timing()
+        rep.start()
+        assert rep.done.wait(20.0)
+        assert rep.published == [5, 10, 10] and rep.stopped == [5, 0, 0] and rep.dropped == [0, 0, 0]
+        assert wait_for(lambda: len(gts) == 10 and [len(got[v]) for v in range(3)] == [5, 10, 10], 5.0)
+        with lock:
+            assert sorted(got[0]) == [min(gts) + k * 100_000_000 for k in range(5)]  # ticks 0-0.4 s only
+    finally:
+        for sub in subs:
+            ros.probe.destroy_subscription(sub)
+        ros.remove(rep)
+    for bad, why in (([1.0], 'stop_s has 1 values for 3 cameras'), ([1.0, math.nan, 2.0], 'camera cam2 has nan')):
+        with pytest.raises(RuntimeError, match=why):
+            ReplayNode(world, context=ros.context, node_name='bad_outage_replay',
+                       parameter_overrides=[Parameter('stop_s', value=bad)])
 
 
 def test_replay_and_sync_node_with_the_shipped_counting_config(tmp_path):
@@ -134,11 +173,14 @@ def test_bag_eval_online_matches_offline(tmp_path, ros):
     below the frame period, independent of the machine's load."""
     world, pipe = toy_setup()
     bag = tmp_path / 'eval_bag'
-    write_bag(bag, world, desync_profile('sync', 3, 4.0, latency_s=0.02, jitter_s=0.02, seed=1), duration_s=4.0)
-    offline = offline_eval(bag, pipe)
+    profile = desync_profile('sync', 3, 4.0, latency_s=0.02, jitter_s=0.02, seed=1)
+    write_bag(bag, world, with_stops(profile, {2: 2.0}), duration_s=4.0)  # cam3 (not the reference) stops at 2 s
+    max_age = 0.9  # s; not a multiple of the 0.25 s period, so cam3 goes stale between two reference ticks
+    offline = offline_eval(bag, pipe, max_frame_age_s=max_age)
     out = tmp_path / 'online.json'
     with ros_env(DOMAIN_ID):
-        rc = bag_eval.main(['--bag', str(bag), '--json', str(out), '--rate', '2.0', '--no-progress'], pipeline=pipe)
+        rc = bag_eval.main(['--bag', str(bag), '--json', str(out), '--rate', '2.0', '--no-progress',
+                            '--max-frame-age', str(max_age)], pipeline=pipe)
     assert rc == 0
     online = json.loads(out.read_text())
     assert online['mode'] == 'online' and online['n_ground_truth'] == 16
@@ -146,6 +188,15 @@ def test_bag_eval_online_matches_offline(tmp_path, ros):
     assert online['pipeline_errors'] == 0
     assert abs(online['mae'] - offline['mae']) <= 1.0
     assert {f['stamp_ns'] for f in online['frames']} <= {f['gt_stamp_ns'] for f in offline['frames']}
+    # segments: offline from the core's assessment, online from the node's ~/estimate_status
+    seg, off_seg = online['segments'], offline['segments']
+    assert seg['unknown']['n'] == 0 and seg['nominal']['n'] + seg['degraded']['n'] == online['n_matched']
+    assert off_seg['before_outage']['n'] == 8 and off_seg['nominal']['n'] == 11  # 0-2.5 s: cam3 still fresh
+    assert off_seg['degraded']['n'] == off_seg['degraded']['n_fewer_views'] == 5  # last cam3 frame 1.75 s: 2.75-3.75 s
+    assert off_seg['degraded']['n_failover'] == 0
+    assert offline['outages'][0]['transition']['first_degraded_s'] == pytest.approx(0.75)
+    assert abs(seg['degraded']['n'] - 5) <= 1 and seg['degraded']['n_failover'] == 0  # real time: +-1 frame
+    assert online['outages'][0]['camera'] == 'cam3' and seg['before_outage']['n'] >= 7
 
 
 def test_replay_node_publishes_joint_ground_truth_for_a_pose_world(ros):

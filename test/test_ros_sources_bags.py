@@ -1,8 +1,10 @@
 """Desync schedules, frame sources, rosbag2 writing / reading and the offline evaluation (no ROS graph)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from dataclasses import astuple
 from itertools import islice
 
 import numpy as np
@@ -24,7 +26,7 @@ from vsync_ros.runtime.bags import (
     write_bag,
 )
 from vsync_ros.runtime.images import float_image_to_array, numpy_image_to_rgb
-from vsync_ros.runtime.schedules import DesyncProfile, ViewTiming, desync_profile, schedule
+from vsync_ros.runtime.schedules import DesyncProfile, ViewTiming, desync_profile, schedule, with_stops
 from vsync_ros.runtime.sources import DatasetSource, WorldSource, make_source
 from vsync_ros.runtime.toy_world import ToyWorld
 
@@ -71,6 +73,31 @@ def test_transport_latency_jitter_drops_are_deterministic_and_fifo():
         assert 0.1 < np.mean([e.dropped for e in ev]) < 0.3
         assert ev[0].stamp_s == pytest.approx(v / 30.0)  # phases spread over one period
     assert max(e.stamp_s for e in a) < 20.0
+
+
+def test_stop_s_withholds_every_frame_of_the_view_from_then_on_and_changes_nothing_else():
+    """An outage (``stop_s``) is not a drop: the same events and seeded draws, the stopped view's later frames
+    withheld, and a profile without outages described as before (bags stay byte-identical)."""
+    prof = desync_profile('random', 3, 10.0, desync_s=1.0, latency_s=0.02, jitter_s=0.1, drop_prob=0.2, seed=7)
+    stopped = with_stops(prof, {0: 1.25})
+    assert stopped.stops == {0: 1.25} and prof.stops == {} and prof.views[0].stop_s == math.inf
+    base, out = list(schedule(prof, 3.0)), list(schedule(stopped, 3.0))
+    # every field (times, content, offsets, drops) equal: the seeded draws did not change
+    assert [astuple(e) for e in base] == [astuple(dataclasses.replace(e, stopped=False)) for e in out]
+    assert not any(e.stopped for e in base)
+    cam1 = [e for e in out if e.view == 0]
+    assert all(e.stopped == (e.stamp_s >= 1.25) for e in cam1) and sum(e.stopped for e in cam1) == 17
+    assert not any(e.published for e in cam1 if e.stamp_s >= 1.25)  # withheld, whatever the drop draw said
+    assert all(e.published == (not e.dropped) for e in out if e.view != 0 or e.stamp_s < 1.25)
+    assert 'stop_s' not in json.dumps(prof.as_dict())
+    assert json.loads(json.dumps(stopped.as_dict()))['views'][0]['stop_s'] == 1.25
+    never = with_stops(prof, {1: -2.0})  # at or before the first stamp: the camera never publishes
+    assert not any(e.published for e in schedule(never, 2.0) if e.view == 1)
+    for bad in (math.nan, -math.inf):
+        with pytest.raises(ValueError, match='stop_s'):
+            ViewTiming(stop_s=bad)
+    with pytest.raises(ValueError, match='view 3'):
+        with_stops(prof, {3: 1.0})
 
 
 def test_profile_validation():
@@ -136,6 +163,8 @@ def test_write_and_read_bag(tmp_path, storage, world_pipe):
     info = bag_info(path)
     assert info.camera_topics == ['/cam1/image_raw', '/cam2/image_raw', '/cam3/image_raw']
     assert info.reference_view == 0 and json.loads(info.custom['vsync.profile'])['rate_hz'] == 5.0
+    assert 'stop_s' not in info.custom['vsync.profile'] and 'vsync.outages' not in info.custom  # no outage
+    assert info.outages == [] and summary.stopped == 0
     assert info.topics['/cam2/camera_info'] == 'sensor_msgs/msg/CameraInfo'
     msgs = list(iter_raw(path))
     assert len(msgs) == 2 * summary.frames + 2 * summary.ground_truth

@@ -9,7 +9,17 @@ ground truth. The task is the bag's (metadata ``vsync.task``) unless ``--task`` 
 Offline (``--offline``): the bag is read in code and fed to the same frame logic with the log time as
 the clock (deterministic; see :func:`vsync_ros.runtime.bags.offline_eval`).
 
-Writes a JSON report (``--json``, default ``<bag>_eval_<online|offline>.json``) and prints a summary.
+Besides the overall metrics the report splits the matched estimates by what they were made from: *nominal*
+(all views fused around the configured reference) and *degraded* (fewer views and/or fail-over; offline
+from the frame logic's own assessment, online from the node's ``~/estimate_status``), each with n, MAE, NAE
+and mean prediction / mean GT. For a bag that records a camera outage (``vsync-bag-write --stop-camera``;
+metadata ``vsync.outages``) it also splits them before / after the (first) outage and reports the transition:
+the node notices a stopped camera only once its last frame is older than ``--max-frame-age``, so a stopped
+reference leaves the reference times in between without output, then fails over (degraded).
+See :func:`vsync_ros.runtime.bag_metrics.segment_metrics`.
+
+Writes a JSON report (``--json``, default ``<bag>_eval_<online|offline>.json``: metrics, ``segments``,
+``outages`` with their ``transition``, per-frame ``segment`` / ``reference`` / ``views``) and prints a summary.
 """
 from __future__ import annotations
 
@@ -25,7 +35,7 @@ from vsync_ros import paths
 from vsync_ros.inference.api import FramePipeline
 from vsync_ros.inference.loading import open_pipeline
 from vsync_ros.process import set_process_defaults
-from vsync_ros.runtime.bag_metrics import summary_line
+from vsync_ros.runtime.bag_metrics import segment_lines, segment_metrics, summary_line
 from vsync_ros.runtime.bags import IMAGE_TYPE, INFO_TYPE, bag_info, evaluation_inputs, iter_raw, offline_eval
 
 
@@ -47,9 +57,11 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
 
     Runs in its own rclpy context (honours ``ROS_DOMAIN_ID`` / ``ROS_AUTOMATIC_DISCOVERY_RANGE``).
     ``max_frame_age_s`` is in bag time (divided by ``rate`` for the node). Raises ``RuntimeError`` when
-    the node's subscriptions are not matched within ``discovery_timeout_s``.
+    the node's subscriptions are not matched within ``discovery_timeout_s``. The report has the
+    :func:`~vsync_ros.runtime.bag_metrics.segment_metrics` keys, from the node's ``~/estimate_status``.
     """
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PointStamped, PoseArray
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -58,6 +70,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     from rclpy.qos import QoSProfile
     from sensor_msgs.msg import CameraInfo, Image
 
+    from vsync_ros.ros.diagnostics import parse_estimate_status
     from vsync_ros.ros.joint_messages import pose_array_to_joints
     from vsync_ros.ros.sync_node import SyncNode, stamp_to_ns
 
@@ -73,6 +86,7 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     rclpy.init(context=ctx)
     nodes, executor, spinner = [], None, None
     preds: dict = {}
+    statuses: dict = {}  # stamp ns -> EstimateStatus, from ~/estimate_status
     lock = threading.Lock()
     try:
         sync = SyncNode(pipeline, context=ctx, parameter_overrides=[
@@ -96,6 +110,16 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
             with lock:
                 preds[stamp_to_ns(msg.header.stamp)] = joints
 
+        def on_status(msg: DiagnosticArray) -> None:
+            for st in msg.status:
+                est = parse_estimate_status({kv.key: kv.value for kv in st.values}, sync.names,
+                                            stamp_to_ns(msg.header.stamp))
+                if est is not None:
+                    with lock:
+                        statuses[est.stamp_ns] = est
+
+        player.create_subscription(DiagnosticArray, f'{sync.get_fully_qualified_name()}/estimate_status', on_status,
+                                   QoSProfile(depth=100))
         pose = pipeline.task == 'pose'
         estimates = sync.pub_joints if pose else sync.pub_count_stamped
         player.create_subscription(PoseArray if pose else PointStamped,
@@ -149,6 +173,8 @@ def run_online(bag: str | Path, pipeline: FramePipeline, rate: float = 1.0, came
     from vsync_ros.runtime.bags import view_summary
     with lock:
         report = metrics(dict(preds), gts)
+        report.update(segment_metrics(report, dict(statuses), list(gts), n, int(ref or 0), info.outages,
+                                      max_frame_age_s))
     report.update(mode='online', bag=str(bag), rate=rate, mean_inference_ms=stats.mean_inference_ms,
                   pipeline_errors=stats.errors, failovers=stats.failovers, views=[view_summary(s) for s in views])
     return report
@@ -242,6 +268,8 @@ def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -
     out = Path(args.json) if args.json else Path(f'{str(bag).rstrip("/")}_eval_{report["mode"]}.json')
     out.write_text(json.dumps(_json_safe(report), indent=2))
     print(f'{report["mode"]}: {summary_line(report)}; report: {out}')
+    for line in segment_lines(report):
+        print(line)
     return 0
 
 

@@ -152,6 +152,32 @@ def estimate_status(est: EstimateStatus | None, names: list[str], node: str, deg
     return Status(ERROR, f'{node}: estimate', f'DEGRADED ({action}): {est.reason}', node, values)
 
 
+def parse_estimate_status(values: dict[str, str], names: list[str], stamp_ns: int) -> EstimateStatus | None:
+    """The :class:`EstimateStatus` an :func:`estimate_status` key-value set describes (None: no estimate yet).
+
+    The inverse of :func:`estimate_status` for a listener of ``~/estimate_status`` (``vsync-bag-eval`` online);
+    ``missing`` is not recovered beyond the view names (its reasons are not published).
+
+    Raises:
+        ValueError: a view name that is not one of ``names`` (the message names the key).
+    """
+    if 'reference' not in values:
+        return None
+    index = {name: v for v, name in enumerate(names)}
+
+    def view(key: str, name: str) -> int:
+        if name not in index:
+            raise ValueError(f'estimate status {key}: unknown view {name!r} (views: {", ".join(names)})')
+        return index[name]
+
+    fused = tuple(view('views_fused', n) for n in values.get('views_fused', '').split(',') if n)
+    missing = {view('views_missing', n): '' for n in values.get('views_missing', '').split(',') if n}
+    return EstimateStatus(int(stamp_ns), view('reference', values['reference']),
+                          view('model_reference', values.get('model_reference', values['reference'])), fused, missing,
+                          values.get('degraded') == 'true', values.get('reason', ''),
+                          values.get('published', 'true') == 'true')
+
+
 def to_diagnostic_array(statuses: list[Status], header):
     """diagnostic_msgs/DiagnosticArray with ``header`` (imports diagnostic_msgs lazily)."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue

@@ -1,9 +1,9 @@
 """``replay_node``: publish unsynchronized camera streams (and ground truth) from a frame source.
 
 Publishes, per camera, ``/<camera>/image_raw`` (sensor_msgs/Image) and ``/<camera>/camera_info``
-(sensor_msgs/CameraInfo) with the latency, jitter, drops and content offsets of a desync profile (see
-:mod:`vsync_ros.runtime.schedules`), and at every reference time ``ground_truth/count``
-(geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
+(sensor_msgs/CameraInfo) with the latency, jitter, drops, content offsets and outages (``stop_s``: a camera
+stops for good) of a desync profile (see :mod:`vsync_ros.runtime.schedules`), and at every reference time
+``ground_truth/count`` (geometry_msgs/PointStamped, point.x = people in the region) and ``ground_truth/density``
 (sensor_msgs/Image 32FC1), plus ``ground_truth/joints`` (geometry_msgs/PoseArray, the sync node's ``~/joints``
 layout) for sources with 3D joints (pose worlds and data sets), all in the node's namespace. Camera
 topics are RELIABLE with a shallow queue, so both sensor-data (best-effort) and default (reliable)
@@ -14,6 +14,7 @@ own clock would stamp it). The publishing thread sleeps on the node clock.
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -42,7 +43,7 @@ from vsync_ros.runtime.messages import (
     topic_for,
 )
 from vsync_ros.runtime.rig_folder import rig_spec
-from vsync_ros.runtime.schedules import DATA_PRESETS, PRESETS, desync_profile, schedule
+from vsync_ros.runtime.schedules import DATA_PRESETS, PRESETS, desync_profile, schedule, with_stops
 from vsync_ros.runtime.sources import DATASET_FRAMES, SOURCES, FrameSource, make_source
 
 STAMP_MODES = ('reference', 'capture')
@@ -84,6 +85,10 @@ PARAMETERS = parameter_table(
                   value_range=(0.0, 60.0)),
     ParameterSpec('drop_prob', Parameter.Type.DOUBLE, 0.0, 'Probability that a frame is dropped.',
                   value_range=(0.0, 1.0)),
+    ParameterSpec('stop_s', Parameter.Type.DOUBLE_ARRAY, [],
+                  'Camera outages: camera i publishes no frame stamped stop_s[i] seconds or later after the start '
+                  '(the stamp clock; .inf = never stops, 0 = never publishes). Empty (default): no outage; else '
+                  'one value per camera, e.g. [5.0, .inf, .inf] stops the reference cam1 after 5 s.'),
     ParameterSpec('phase_spread', Parameter.Type.BOOL, False,
                   'Spread the capture ticks of the cameras over one frame period.'),
     ParameterSpec('duration_s', Parameter.Type.DOUBLE, 0.0,
@@ -131,6 +136,7 @@ class ReplayNode(Node):
             self.profile = desync_profile(p['desync_preset'], len(cams), p['rate_hz'], p['desync_s'],
                                           p['reference_view'], p['latency_s'], p['jitter_s'], p['drop_prob'],
                                           p['phase_spread'], p['seed'])
+            self.profile = with_stops(self.profile, stop_times(p['stop_s'], [c.name for c in cams]))
         except (RuntimeError, ValueError) as exc:
             self.destroy_node()
             raise RuntimeError(f'cannot set up the replay: {exc}') from exc
@@ -151,6 +157,7 @@ class ReplayNode(Node):
         self.infos = [camera_info_fields(c) for c in cams]
         self.published = [0] * len(cams)
         self.dropped = [0] * len(cams)
+        self.stopped = [0] * len(cams)  # frames withheld by an outage (stop_s)
         self.ground_truth = 0
         self.capture_stamps = p['stamp'] == 'capture'
         self.get_logger().info(f'{type(self.source).__name__}: {len(cams)} cameras at {self.describe_timing()}')
@@ -162,8 +169,9 @@ class ReplayNode(Node):
             desync = f'desync preset {p["desync_preset"]} (sets the rate and offsets; rate_hz, desync_s ignored)'
         else:
             desync = f'desync {p["desync_preset"]} ({p["desync_s"]:g} s)'
+        stops = ''.join(f', {self.source.cameras[v].name} stops at {t:g} s' for v, t in prof.stops.items())
         return (f'{prof.rate_hz:g} Hz, {desync}, latency {p["latency_s"]:g} s, jitter {p["jitter_s"]:g} s, '
-                f'drop {p["drop_prob"]:g}, {p["stamp"]} stamps, duration {self.duration_s or "unbounded"}')
+                f'drop {p["drop_prob"]:g}{stops}, {p["stamp"]} stamps, duration {self.duration_s or "unbounded"}')
 
     def start(self) -> None:
         """Start publishing in a background thread."""
@@ -219,13 +227,19 @@ class ReplayNode(Node):
                 stamp = ns_to_stamp(start_ns + round(stamp_s * 1e9))
                 if ev.view < 0:
                     self._publish_ground_truth(ev.content_s, stamp)
+                elif ev.stopped:
+                    if not self.stopped[ev.view]:
+                        self.get_logger().info(f'camera {self.source.cameras[ev.view].name} stops (outage, stop_s '
+                                               f'{self.profile.views[ev.view].stop_s:g} s): no more frames')
+                    self.stopped[ev.view] += 1
                 elif ev.dropped:
                     self.dropped[ev.view] += 1
                     self.get_logger().debug(f'dropping frame {ev.k} of view {ev.view} (drop_prob)')
                 else:
                     self._publish_frame(ev.view, ev.content_s, stamp)
             self.get_logger().info(f'replay finished: published {sum(self.published)} frames, dropped '
-                                   f'{sum(self.dropped)} on purpose, {self.ground_truth} ground-truth messages')
+                                   f'{sum(self.dropped)} on purpose, withheld {sum(self.stopped)} by outages, '
+                                   f'{self.ground_truth} ground-truth messages')
         except Exception as exc:  # noqa: BLE001 - report instead of dying silently in a thread
             if self.context.ok():
                 self.get_logger().error(f'replay stopped: {type(exc).__name__}: {exc}')
@@ -256,6 +270,21 @@ class ReplayNode(Node):
         if self.gt_joints_pub is not None and gt.get('joints_3d') is not None:
             self.gt_joints_pub.publish(joints_to_pose_array(gt['joints_3d'], header))
         self.ground_truth += 1
+
+
+def stop_times(values: list[float], names: list[str]) -> dict[int, float]:
+    """{view: stop_s} of the ``stop_s`` parameter for cameras ``names`` (empty list, or ``inf`` values: no outage).
+
+    Raises:
+        ValueError: neither empty nor one value per camera, or a NaN / ``-inf`` value (naming the parameter).
+    """
+    if values and len(values) != len(names):
+        raise ValueError(f'parameter stop_s has {len(values)} values for {len(names)} cameras '
+                         f'({", ".join(names)}): give one per camera (.inf = never stops) or none')
+    for name, t in zip(names, values):
+        if math.isnan(t) or t == -math.inf:
+            raise ValueError(f'parameter stop_s: camera {name} has {t}; give seconds, or .inf for never')
+    return {v: float(t) for v, t in enumerate(values) if t != math.inf}
 
 
 def main(args=None) -> int:

@@ -8,12 +8,16 @@ Bags are written with the pure-Python ``rosbags`` library (mcap or sqlite3, rosb
   (sensor_msgs/Image 32FC1) at each reference time; for pose worlds and data sets also
   ``/ground_truth/joints`` (geometry_msgs/PoseArray, 17 joints per person, person-major: the layout of
   the sync node's ``~/joints``);
-* metadata ``custom_data`` ``vsync.*`` keys: camera topics and names, reference view, rate, profile.
+* metadata ``custom_data`` ``vsync.*`` keys: camera topics and names, reference view, rate, profile, and
+  ``vsync.outages`` when a camera stops during the recording (a view's ``stop_s``: a JSON list of
+  :class:`~vsync_ros.runtime.bag_metrics.Outage`; not written without outages).
 
 Metadata ``vsync.task`` is ``pose`` when the bag has joint ground truth, else ``counting``.
 The offline evaluation reads the bag in log-time order and drives the same ``FrameStore`` /
 ``SyncCore`` as the node, with the bag log time as the clock: deterministic, and identical choices
-(staleness, fail-over) to a live replay at rate 1 with instantaneous inference.
+(staleness, fail-over) to a live replay at rate 1 with instantaneous inference. Its report splits the
+estimates into nominal / degraded and before / after an outage
+(:func:`~vsync_ros.runtime.bag_metrics.segment_metrics`).
 """
 from __future__ import annotations
 
@@ -22,14 +26,14 @@ import math
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from vsync_ros.inference.api import FramePipeline
-from vsync_ros.runtime.bag_metrics import count_metrics, pose_metrics
+from vsync_ros.runtime.bag_metrics import Outage, count_metrics, pose_metrics, segment_metrics
 from vsync_ros.runtime.frame_store import FrameStore
 from vsync_ros.runtime.images import check_image, fill_image_msg, image_to_rgb
 from vsync_ros.runtime.messages import (
@@ -105,7 +109,11 @@ def _pose_array(joints, stamp_ns: int, frame_id: str):
 
 @dataclass
 class BagSummary:
-    """What :func:`write_bag` wrote."""
+    """What :func:`write_bag` wrote.
+
+    ``dropped``: frames not written because of a random drop or because the source had none; ``stopped``: frames
+    withheld by a camera outage (``stop_s``), described by ``outages``.
+    """
 
     path: str
     storage: str
@@ -114,6 +122,8 @@ class BagSummary:
     ground_truth: int = 0
     camera_topics: list[str] = field(default_factory=list)
     task: str = 'counting'
+    stopped: int = 0
+    outages: list[Outage] = field(default_factory=list)
 
 
 def write_bag(path: str | Path, source: FrameSource, profile: DesyncProfile, duration_s: float,
@@ -155,7 +165,9 @@ def _write_bag(path: Path, source: FrameSource, profile: DesyncProfile, duration
     cams = source.cameras
     img_topics = [topic_for(IMAGE_TOPIC_FORMAT, c) for c in cams]
     has_joints = 'joints_3d' in source.ground_truth(0.0)
-    summary = BagSummary(str(path), storage, camera_topics=img_topics, task='pose' if has_joints else 'counting')
+    outages = [Outage(v, cams[v].name, stop_s, start_ns + round(stop_s * 1e9)) for v, stop_s in profile.stops.items()]
+    summary = BagSummary(str(path), storage, camera_topics=img_topics, task='pose' if has_joints else 'counting',
+                         outages=sorted(outages, key=lambda o: o.stop_ns))
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     with Writer(path, version=9, storage_plugin=plugin) as writer:
         img_conns = [writer.add_connection(t, IMAGE_TYPE, typestore=ts) for t in img_topics]
@@ -168,8 +180,9 @@ def _write_bag(path: Path, source: FrameSource, profile: DesyncProfile, duration
             'camera_topics': ','.join(img_topics), 'camera_names': ','.join(c.name for c in cams),
             'reference_view': str(profile.reference_view), 'rate_hz': repr(profile.rate_hz),
             'gt_count_topic': '/' + GT_COUNT_TOPIC, 'gt_density_topic': '/' + GT_DENSITY_TOPIC,
-            'profile': json.dumps(asdict(profile)),
+            'profile': json.dumps(profile.as_dict()),
             'region': json.dumps(source.region.as_dict()) if source.region is not None else '',  # pose: none
+            'outages': Outage.list_to_json(summary.outages) if summary.outages else '',
         }
         for key, value in custom.items():
             if value:
@@ -187,6 +200,8 @@ def _write_bag(path: Path, source: FrameSource, profile: DesyncProfile, duration
                     writer.write(gt_joints, log_ns, ts.serialize_cdr(
                         _pose_array(gt['joints_3d'], stamp_ns, world_frame), POSE_ARRAY_TYPE))
                 summary.ground_truth += 1
+            elif ev.stopped:
+                summary.stopped += 1  # the camera's outage: nothing from stop_s on
             elif (rgb := None if ev.dropped else source.frame(ev.view, ev.content_s)) is None:
                 summary.dropped += 1  # dropped on purpose, or the source has no frame of this view then
             else:
@@ -215,10 +230,15 @@ class BagInfo:
     custom: dict[str, str]
     gt_joints_topic: str = ''
     task: str = 'counting'
+    outages: list[Outage] = field(default_factory=list)
 
 
 def bag_info(path: str | Path) -> BagInfo:
-    """Read the metadata of a bag written by :func:`write_bag` (or any bag with Image topics)."""
+    """Read the metadata of a bag written by :func:`write_bag` (or any bag with Image topics).
+
+    Raises:
+        ValueError: the ``vsync.outages`` metadata is malformed.
+    """
     from rosbags.rosbag2 import Reader
     with Reader(Path(path)) as reader:
         meta = getattr(getattr(reader, 'storage', None), 'metadata', None)  # rosbags 0.11: DirectoryReader
@@ -232,7 +252,8 @@ def bag_info(path: str | Path) -> BagInfo:
         '/' + GT_JOINTS_TOPIC if topics.get('/' + GT_JOINTS_TOPIC) == POSE_ARRAY_TYPE else '')
     task = custom.get('vsync.task') or ('pose' if joints_topic else 'counting')
     return BagInfo(str(path), cam_topics, int(ref) if ref is not None else None,
-                   custom.get('vsync.gt_count_topic', '/' + GT_COUNT_TOPIC), count, topics, custom, joints_topic, task)
+                   custom.get('vsync.gt_count_topic', '/' + GT_COUNT_TOPIC), count, topics, custom, joints_topic, task,
+                   Outage.list_from_json(custom.get('vsync.outages', '')))
 
 
 def iter_raw(path: str | Path, topics: list[str] | None = None) -> Iterator[tuple[int, str, str, bytes]]:
@@ -352,8 +373,9 @@ def offline_eval(bag: str | Path, pipeline: FramePipeline, camera_topics: list[s
 
     Returns:
         the :func:`~vsync_ros.runtime.bag_metrics.count_metrics` dict (counting pipeline) or the
-        :func:`~vsync_ros.runtime.bag_metrics.pose_metrics` dict (pose pipeline; needs a pose bag), plus ``mode``,
-        ``bag``, ``mean_inference_ms``, ``events`` and ``views``.
+        :func:`~vsync_ros.runtime.bag_metrics.pose_metrics` dict (pose pipeline; needs a pose bag), plus the
+        :func:`~vsync_ros.runtime.bag_metrics.segment_metrics` keys (``segments``, ``outages``, ...), ``mode``,
+        ``bag``, ``mean_inference_ms``, ``events``, ``failovers`` and ``views``.
     """
     info, gts, metrics, topics = evaluation_inputs(bag, pipeline, camera_topics)
     n = len(topics)
@@ -378,6 +400,7 @@ def _offline_eval(bag: str | Path, pipeline: FramePipeline, info: BagInfo, gts: 
     view_of = {t: v for v, t in enumerate(topics)}
     ts = typestore()
     preds: dict = {}
+    estimates: dict = {}  # stamp ns -> EstimateStatus: views fused, reference, degraded
     inference_ms = []
     events = 0
     for i, (log_ns, topic, msgtype, raw) in enumerate(iter_raw(bag, topics), 1):
@@ -388,6 +411,7 @@ def _offline_eval(bag: str | Path, pipeline: FramePipeline, info: BagInfo, gts: 
             out = core.step(now)
             if out.status == 'ok':
                 preds[out.stamp_ns] = out.result.joints if pipeline.task == 'pose' else out.result.count
+                estimates[out.stamp_ns] = out.estimate
                 inference_ms.append(out.result.inference_ms)
         for ev in core.drain_events():
             events += 1
@@ -396,7 +420,9 @@ def _offline_eval(bag: str | Path, pipeline: FramePipeline, info: BagInfo, gts: 
         if progress is not None:
             progress(i)
     report = metrics(preds, gts)
+    report.update(segment_metrics(report, estimates, list(gts), store.n_views, reference_order[0], info.outages,
+                                  max_frame_age_s))
     report.update(mode='offline', bag=str(bag), mean_inference_ms=float(np.mean(inference_ms)) if inference_ms
-                  else math.nan, events=events,
+                  else math.nan, events=events, failovers=core.stats.failovers,
                   views=[view_summary(s) for s in store.states()])
     return report

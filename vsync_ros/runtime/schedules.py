@@ -8,7 +8,8 @@ Timing model (the paper's Sec. IV-B plus transport effects). The reference view 
 * shows the world at ``content = stamp_k + delta_ik`` where ``delta_ik = tau_i`` (constant latency) or
   ``U(-kappa_i, kappa_i)`` (random latency) — the desynchronization the model has to undo,
 * is published at ``stamp_k + latency_i + U(0, jitter_i)`` (FIFO per camera), or never, with
-  probability ``drop_prob_i``.
+  probability ``drop_prob_i`` (a random drop), or never from ``stop_i`` on (an outage: the camera stops, every
+  frame with ``stamp_k >= stop_i`` is withheld).
 
 Ground truth refers to the reference view's times (content = stamp, no offset), as in the paper.
 World times are shifted by ``t_base = max_i(|tau_i| + kappa_i)`` so content times are never negative.
@@ -20,8 +21,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -40,6 +41,10 @@ class ViewTiming:
         latency_s: transport delay between stamp and publication.
         jitter_s: extra uniform transport delay in [0, jitter_s].
         drop_prob: probability that a frame is never published.
+        stop_s: outage: frames whose stamp is ``>= stop_s`` (seconds on the schedule clock, like the stamps)
+            are never published, the camera has stopped. ``math.inf`` (default): never stops. Any finite
+            value is allowed; one at or before the view's first stamp (0 + ``phase_s``, e.g. 0 or negative)
+            means the camera never publishes at all. NaN and ``-inf`` are refused.
     """
 
     phase_s: float = 0.0
@@ -48,11 +53,14 @@ class ViewTiming:
     latency_s: float = 0.0
     jitter_s: float = 0.0
     drop_prob: float = 0.0
+    stop_s: float = math.inf
 
     def __post_init__(self) -> None:
         vals = (self.phase_s, self.offset_s, self.random_offset_s, self.latency_s, self.jitter_s, self.drop_prob)
         if not all(math.isfinite(v) for v in vals):
             raise ValueError(f'view timing has non-finite values: {self}')
+        if math.isnan(self.stop_s) or self.stop_s == -math.inf:
+            raise ValueError(f'view timing stop_s must be a number of seconds or inf (never stops), got {self.stop_s}')
         if self.random_offset_s < 0 or self.latency_s < 0 or self.jitter_s < 0 or not 0 <= self.drop_prob <= 1:
             raise ValueError(f'view timing out of range (kappa, latency, jitter >= 0; drop_prob in [0, 1]): {self}')
 
@@ -76,6 +84,37 @@ class DesyncProfile:
     def t_base(self) -> float:
         """Shift of world time so content times are never negative."""
         return max(abs(v.offset_s) + v.random_offset_s for v in self.views)
+
+    @property
+    def stops(self) -> dict[int, float]:
+        """{view: stop_s} of the views with an outage (finite ``stop_s``), seconds."""
+        return {v: t.stop_s for v, t in enumerate(self.views) if math.isfinite(t.stop_s)}
+
+    def as_dict(self) -> dict:
+        """JSON-friendly fields (``dataclasses.asdict``), without the ``stop_s`` of views that never stop.
+
+        Leaving the default out keeps the description of a profile without outages as it was before
+        ``stop_s`` existed (bags written without outages stay byte-identical), and it is strict JSON.
+        """
+        out = asdict(self)
+        for view in out['views']:
+            if not math.isfinite(view['stop_s']):
+                del view['stop_s']
+        return out
+
+
+def with_stops(profile: DesyncProfile, stops: Mapping[int, float]) -> DesyncProfile:
+    """A copy of ``profile`` where view ``v`` stops (an outage) at ``stops[v]`` seconds (see :class:`ViewTiming`).
+
+    Raises:
+        ValueError: a view index out of range, or a stop time that is NaN or ``-inf``.
+    """
+    views = list(profile.views)
+    for view, stop_s in stops.items():
+        if not 0 <= view < len(views):
+            raise ValueError(f'stop of view {view}: out of range for {len(views)} views')
+        views[view] = replace(views[view], stop_s=float(stop_s))
+    return replace(profile, views=views)
 
 
 def desync_profile(preset: str, n_views: int, rate_hz: float, desync_s: float = 1.0, reference_view: int = 0,
@@ -147,6 +186,12 @@ class FrameEvent:
     content_s: float = field(compare=False)
     dropped: bool = field(default=False, compare=False)
     offset_s: float = field(default=0.0, compare=False)
+    stopped: bool = field(default=False, compare=False)
+
+    @property
+    def published(self) -> bool:
+        """True when the frame goes out: neither dropped nor withheld by an outage."""
+        return not (self.dropped or self.stopped)
 
     @property
     def capture_s(self) -> float:
@@ -162,9 +207,9 @@ def _view_events(profile: DesyncProfile, view: int) -> Iterator[FrameEvent]:
         stamp = k / profile.rate_hz + t.phase_s
         delta = t.offset_s + (rng.uniform(-t.random_offset_s, t.random_offset_s) if t.random_offset_s else 0.0)
         pub = max(stamp + t.latency_s + (rng.uniform(0, t.jitter_s) if t.jitter_s else 0.0), last_pub)
-        dropped = bool(t.drop_prob and rng.random() < t.drop_prob)
+        dropped = bool(t.drop_prob and rng.random() < t.drop_prob)  # drawn for stopped frames too: same draws
         last_pub = pub
-        yield FrameEvent(pub, view, k, stamp, stamp + delta + profile.t_base, dropped, delta)
+        yield FrameEvent(pub, view, k, stamp, stamp + delta + profile.t_base, dropped, delta, stamp >= t.stop_s)
 
 
 def _gt_events(profile: DesyncProfile) -> Iterator[FrameEvent]:
