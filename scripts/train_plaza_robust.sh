@@ -10,10 +10,12 @@
 # Environment: DATA (data sets, default runs/plaza_robust_data), OUT (checkpoints and evaluations, default
 # runs/plaza_robust/seed$SEED), SCENES (training scenes, 32), N_TRAIN (training frame sets, 1600),
 # STEPS_BASE / STEPS_SYNC (2500 / 1200), DECAY (lr at the last step = lr / (1 + DECAY), default 4),
-# JOBS (2), SEED (training seed, 0), NICE (10: other work on the machine goes first), FLOW (the sync models'
-# model.flow_features, default shared: the flow reads the counting encoder's features), MODELS (the models
-# trained from the baselines, default all seven plus cls_epi_sep, CLS-epi with its own flow encoder:
-# "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_sep").
+# JOBS (2), SEED (training seed, 0), NICE (10: other work on the machine goes first), FLOW (the CLS models'
+# model.flow_features, default separate: a flow encoder of their own), MODELS (the models trained from the
+# baselines, default all seven plus cls_epi_shared, CLS-epi (l_s) whose flow reads the counting encoder's
+# features, the cheaper form: "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared"),
+# DROP / DROP_SYNC (view dropout of the base models / of the sync models, default 0.15 / [0.3,0.15,0.15]:
+# a sync model without its reference fuses the views unwarped, a case it must see often enough to learn).
 # Held-out sets (world seed 7, never used in training; shared by every seed):
 #   heldout_new_scenes   10-30 people, 4 scenes no training split used (the training density)
 #   heldout_train_scene  10-30 people, on 4 of the training scenes (new people)
@@ -31,9 +33,10 @@ STEPS_SYNC=${STEPS_SYNC:-1200}
 DECAY=${DECAY:-4}
 JOBS=${JOBS:-2}
 NICE=${NICE:-10}
-FLOW=${FLOW:-shared}
-DROP=0.15
-MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_sep"}
+FLOW=${FLOW:-separate}
+DROP=${DROP:-0.15}
+DROP_SYNC=${DROP_SYNC:-[0.3,0.15,0.15]}
+MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared"}
 mkdir -p "$OUT" "$DATA"
 synth() { local out=$1; shift; [ -f "$DATA/$out/manifest.json" ] || nice -n "$NICE" $PY -m vsync_ros.data.cli "$DATA/$out" \
   --preset pets --mode random --dt 0.5 --format jpg --no-sheet --no-progress --overwrite "$@"; }
@@ -61,10 +64,10 @@ wait
 U="train.init_checkpoint=$OUT/base_u_init.pt"
 S="train.init_checkpoint=$OUT/base_s.pt"
 SIM="loss.sync_loss=sim loss.gamma=10"
-F="model.flow_features=$FLOW"
+F="model.flow_features=$FLOW train.view_dropout=$DROP_SYNC"
 declare -A CFG=([cls_epi]="small_cls_epi $U $SIM $F" [base_u]="small_base_u $U" [cls_epi_w]="small_cls_epi $S $F"
-                [base_su]="small_base_su $S" [cls_cor]="small_cls_cor $U $SIM $F" [sls]="small_sls $U $SIM $F"
-                [cls_cat]="small_cls_cat $U $SIM $F" [cls_epi_sep]="small_cls_epi $U $SIM model.flow_features=separate")
+                [base_su]="small_base_su $S" [cls_cor]="small_cls_cor $U $SIM $F" [sls]="small_sls $U $SIM train.view_dropout=$DROP_SYNC"
+                [cls_cat]="small_cls_cat $U $SIM $F" [cls_epi_shared]="small_cls_epi $U $SIM model.flow_features=shared train.view_dropout=$DROP_SYNC")
 for m in $MODELS; do
   read -r -a spec <<< "${CFG[$m]}"
   throttle; run "$m" "${spec[0]}" "$STEPS_SYNC" "${spec[@]:1}" &
