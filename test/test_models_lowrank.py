@@ -252,10 +252,14 @@ def test_training_step_gradients_agree_on_a_shipped_checkpoint(name):
         assert float((grads['factorized'][n] - g).abs().max()) <= per_tensor * float(g.abs().max()), n
 
 
-def test_old_checkpoints_lack_the_new_fields_and_load_with_the_defaults():
+def test_old_checkpoints_lack_the_new_fields_and_load_with_the_defaults(tmp_path):
+    # a checkpoint written before the factorized form existed: the shipped one without the two new fields
     payload = torch.load(ROOT / 'models' / 'plaza_cls_epi.pt', weights_only=True)
-    assert 'correlation' not in payload['config']['model'] and 'epipolar_rank_tol' not in payload['config']['model']
-    model, ckpt = load_model(ROOT / 'models' / 'plaza_cls_epi.pt')             # strict load
+    for key in ('correlation', 'epipolar_rank_tol'):
+        payload['config']['model'].pop(key, None)
+    old = tmp_path / 'old_cls_epi.pt'
+    torch.save(payload, old)
+    model, ckpt = load_model(old)                                                  # strict load
     assert ckpt.config.model.correlation == 'auto' and ckpt.config.model.epipolar_rank_tol == 1e-8
     model, ckpt = load_model(ROOT / 'models' / 'plaza_cls_cor.pt', correlation='factorized')
     assert all(model.cls.form(p, k) == 'factorized' for p in model.cls.pairs for k in model.cls.corr_levels)
