@@ -79,6 +79,28 @@ def test_replay_node_publishes_desynchronized_streams_and_ground_truth(ros):
             ros.probe.destroy_subscription(s)
         ros.remove(rep)
 
+class StampProbe:
+    """Header stamps (ns) of each camera's images and of the ground-truth counts the probe node receives."""
+
+    def __init__(self, ros, n_views: int = 3):
+        self.lock = threading.Lock()
+        self.got: dict[int, list[int]] = {v: [] for v in range(n_views)}
+        self.gts: list[int] = []
+        self._ros = ros
+        self.subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw',
+                                                   lambda m, v=v: self._add(self.got[v], m), 50)
+                     for v in range(n_views)]
+        self.subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count',
+                                                       lambda m: self._add(self.gts, m), 50))
+
+    def _add(self, stamps: list[int], msg) -> None:
+        with self.lock:
+            stamps.append(stamp_to_ns(msg.header.stamp))
+
+    def close(self) -> None:
+        for sub in self.subs:
+            self._ros.probe.destroy_subscription(sub)
+
 
 def test_replay_node_stop_s_stops_a_camera_for_good(ros):
     """``stop_s``: cam1 publishes no frame stamped 0.45 s or later; the other cameras and the GT go on."""
@@ -86,20 +108,8 @@ def test_replay_node_stop_s_stops_a_camera_for_good(ros):
     rep = ReplayNode(world, context=ros.context, node_name='outage_replay', parameter_overrides=[
         Parameter('rate_hz', value=10.0), Parameter('desync_preset', value='sync'), Parameter('duration_s', value=1.0),
         Parameter('stop_s', value=[0.45, math.inf, math.inf]), Parameter('wait_for_subscribers', value=1)])
-    got: dict[int, list[int]] = {0: [], 1: [], 2: []}
-    gts: list[int] = []
-    lock = threading.Lock()
-
-    def on_image(msg, v):
-        with lock:
-            got[v].append(stamp_to_ns(msg.header.stamp))
-
-    def on_gt(msg):
-        with lock:
-            gts.append(stamp_to_ns(msg.header.stamp))
-    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v), 50)
-            for v in range(3)]
-    subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count', on_gt, 50))
+    probe = StampProbe(ros)
+    got, gts, lock = probe.got, probe.gts, probe.lock
     ros.add(rep)
     try:
         assert 'cam1 stops at 0.45 s' in rep.describe_timing()
@@ -110,8 +120,7 @@ def test_replay_node_stop_s_stops_a_camera_for_good(ros):
         with lock:
             assert sorted(got[0]) == [min(gts) + k * 100_000_000 for k in range(5)]  # ticks 0-0.4 s only
     finally:
-        for sub in subs:
-            ros.probe.destroy_subscription(sub)
+        probe.close()
         ros.remove(rep)
     for bad, why in (([1.0], 'stop_s has 1 values for 3 cameras'), ([1.0, math.nan, 2.0], 'camera cam2 has nan')):
         with pytest.raises(RuntimeError, match=why):
@@ -234,20 +243,8 @@ def test_replay_node_capture_stamps_carry_each_views_offset(ros):
                   stamp='capture')
     rep = ReplayNode(world, context=ros.context, node_name='capture_replay',
                      parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    got: dict[int, list[int]] = {0: [], 1: [], 2: []}
-    lock = threading.Lock()
-
-    def on_image(msg, v):
-        with lock:
-            got[v].append(stamp_to_ns(msg.header.stamp))
-    gts: list[int] = []
-
-    def on_gt(msg):
-        with lock:
-            gts.append(stamp_to_ns(msg.header.stamp))
-    subs = [ros.probe.create_subscription(Image, f'/cam{v + 1}/image_raw', lambda m, v=v: on_image(m, v), 50)
-            for v in range(3)]
-    subs.append(ros.probe.create_subscription(PointStamped, '/ground_truth/count', on_gt, 50))
+    probe = StampProbe(ros)
+    got, gts, lock = probe.got, probe.gts, probe.lock
     ros.add(rep)
     try:
         assert rep.capture_stamps and rep.p['stamp'] == 'capture'
@@ -263,8 +260,7 @@ def test_replay_node_capture_stamps_carry_each_views_offset(ros):
         assert [s - t for s, t in zip(stamps[1], ticks)] == [1_000_000_000] * 10  # tau = +1 s
         assert [s - t for s, t in zip(stamps[2], ticks)] == [-1_000_000_000] * 10  # tau = -1 s
     finally:
-        for s in subs:
-            ros.probe.destroy_subscription(s)
+        probe.close()
         ros.remove(rep)
 
 
