@@ -86,6 +86,21 @@ def section_from_dict(cls: type, data: dict, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def nested_get(doc: Any, keys: typing.Sequence[Any]) -> Any:
+    """``doc[keys[0]][keys[1]]...`` of nested dicts.
+
+    Raises:
+        KeyError: with the dotted path up to the first key that is missing (or whose parent is no dict),
+            e.g. ``'K.data'``, so a caller can name the file and the field in its own error.
+    """
+    value = doc
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise KeyError('.'.join(map(str, keys[:depth + 1])))
+        value = value[key]
+    return value
+
+
 def deep_merge(base: dict, top: dict) -> dict:
     out = dict(base)
     for key, value in top.items():

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vsync_ros.yaml_config import nested_get
+
 log = logging.getLogger(__name__)
 
 ROTATION_TOLERANCE = 1e-5
@@ -88,12 +90,10 @@ def _yaml_numbers(doc: dict, keys: tuple[str, ...], path: Path, count: int) -> n
 
 def yaml_field(doc: dict, keys: Sequence[str], path: Path, what: str = 'calibration'):
     """``doc[keys[0]][keys[1]]...``; CalibrationError naming the file (a ``what`` file) and the missing field."""
-    value = doc
-    for depth, key in enumerate(keys):
-        if not isinstance(value, dict) or key not in value:
-            raise CalibrationError(f'{what} {path} lacks field {".".join(map(str, keys[:depth + 1]))}')
-        value = value[key]
-    return value
+    try:
+        return nested_get(doc, keys)
+    except KeyError as exc:
+        raise CalibrationError(f'{what} {path} lacks field {exc.args[0]}') from None
 
 
 def _yaml_size(doc: dict, key: str, path: Path) -> int:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vsync_ros.reports.seeds import compare, fmt, seed_stats
+from vsync_ros.yaml_config import nested_get
 
 MODELS: dict[str, str] = {          # checkpoint name -> label, in table order
     'base_s': 'BaseS',
@@ -69,12 +70,10 @@ def ratio(a: float, b: float) -> float | None:
 
 def require(doc: dict, path: Path, *keys: str) -> Any:
     """``doc[k0][k1]...``, or ReportInputError naming the file and the dotted key."""
-    value = doc
-    for i, key in enumerate(keys):
-        if not isinstance(value, dict) or key not in value:
-            raise ReportInputError(f'{path}: lacks key {".".join(keys[:i + 1])!r}')
-        value = value[key]
-    return value
+    try:
+        return nested_get(doc, keys)
+    except KeyError as exc:
+        raise ReportInputError(f'{path}: lacks key {exc.args[0]!r}') from None
 
 
 def number(doc: dict, path: Path, *keys: str) -> float:
