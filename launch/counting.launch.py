@@ -3,13 +3,15 @@
     ros2 launch vsync_ros counting.launch.py                       # sync node only (real cameras)
     ros2 launch vsync_ros counting.launch.py use_replay:=true use_rviz:=true desync_preset:=random
     ros2 launch vsync_ros counting.launch.py checkpoint:=/path/to/model.pt device:=cuda
+    ros2 launch vsync_ros counting.launch.py checkpoint:=mine_cls_epi.pt fallback_checkpoint:=mine_base_u.pt
     ros2 launch vsync_ros counting.launch.py autostart:=false    # then: ros2 lifecycle set /sync_node configure
     ros2 launch vsync_ros counting.launch.py rig:=rigs/mine checkpoint:=runs/mine_cls_epi.pt use_replay:=true
 
 The sync node is a lifecycle node: with its ``autostart`` parameter (default true) it configures and
-activates itself. The launch arguments ``checkpoint``, ``device`` and ``autostart`` override the params file
-only when given (their empty default means "not given": the params file's values, or the node's defaults,
-stand).
+activates itself. The launch arguments ``checkpoint``, ``fallback_checkpoint``, ``device`` and ``autostart``
+override the params file only when given (their empty default means "not given": the params file's values,
+or the node's defaults, stand). A ``checkpoint`` given without ``fallback_checkpoint`` runs without the params
+file's fallback model (it belongs to the shipped model); ``fallback_checkpoint:=none`` drops it too.
 
 ``rig`` is a preset (``plaza``, ``studio``: the replay's cameras) or a rig folder written by ``vsync-rig
 import``. A rig folder sets the sync node's ``rig`` (its calibration and ground region, checked against the
@@ -29,8 +31,10 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node, SetParameter
 from launch_ros.substitutions import FindPackageShare
 
-OVERRIDE_ARGUMENTS = {'checkpoint': str, 'device': str, 'autostart': bool}
+OVERRIDE_ARGUMENTS = {'checkpoint': str, 'fallback_checkpoint': str, 'device': str, 'autostart': bool}
 """Launch arguments that set the sync node parameter of the same name (and type), but only when given."""
+NO_FALLBACK = 'none'
+"""``fallback_checkpoint:=none`` runs without a fallback model."""
 PRESET_RIGS = ('plaza', 'studio')
 """Values of the ``rig`` argument that name a built-in rig (the replay's only); anything else is a rig folder."""
 
@@ -39,7 +43,9 @@ def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str |
     """Sync node parameters set by launch arguments: those of :data:`OVERRIDE_ARGUMENTS` given a non-empty value.
 
     An argument left at its empty default is not passed, so the params file's value (or the node's own
-    default) stands. Boolean arguments take true / false (any case).
+    default) stands. Boolean arguments take true / false (any case). A ``checkpoint`` given without a
+    ``fallback_checkpoint`` clears the fallback (the params file's fallback belongs to its own model, and a
+    fallback must share the model's rig); ``fallback_checkpoint:=none`` clears it too.
 
     Raises:
         ValueError: a boolean argument is neither true nor false.
@@ -55,6 +61,9 @@ def given_overrides(launch_configurations: Mapping[str, str]) -> dict[str, str |
             out[name] = value.lower() == 'true'
         else:
             out[name] = value
+    if out.get('fallback_checkpoint', '').lower() == NO_FALLBACK or ('checkpoint' in out and
+                                                                      'fallback_checkpoint' not in out):
+        out['fallback_checkpoint'] = ''
     return out
 
 
@@ -100,6 +109,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('checkpoint', default_value='',
                               description='model checkpoint overriding the params file\'s (empty: not given; '
                                           'counting.yaml loads the shipped models/plaza_cls_epi.pt)'),
+        DeclareLaunchArgument('fallback_checkpoint', default_value='',
+                              description='counting: model for frame sets without the reference camera, overriding '
+                                          'the params file\'s (empty: not given; none: no fallback; a checkpoint '
+                                          'given without it runs without a fallback)'),
         DeclareLaunchArgument('device', default_value='',
                               description='auto, cpu, cuda or cuda:N, overriding the params file\'s '
                                           '(empty: not given; counting.yaml says auto)'),

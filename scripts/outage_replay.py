@@ -12,7 +12,14 @@ are not compared with each other.
     scripts/outage_replay.py --data runs/plaza_robust_data/heldout_new_scenes --camera cam1 --at 75 \
         models/plaza_cls_epi.pt models/plaza_base_u.pt
 
-Writes ``OUT/<camera>_<checkpoint stem>_<mode>.json`` per run and ``OUT/summary_<camera>.json``.
+With ``--fallback CKPT`` the camera-stopped runs use the node's fallback model for degraded frame sets
+(``fallback_checkpoint``; the all-views runs never need it)::
+
+    scripts/outage_replay.py --data runs/plaza_robust_data/heldout_new_scenes --camera cam1 --at 75 \
+        --fallback models/plaza_base_u.pt models/plaza_cls_epi.pt
+
+Writes ``OUT/<camera>_<checkpoint stem>[_fb_<fallback stem>_<when>]_<mode>.json`` per run and
+``OUT/summary_<camera>[_fb_<fallback stem>_<when>]_<mode>.json``.
 """
 from __future__ import annotations
 
@@ -40,11 +47,11 @@ def write_bag(py: str, data: Path, out: Path, stop: str | None) -> None:
     run(cmd + (['--stop-camera', stop] if stop else []))
 
 
-def evaluate(py: str, bag: Path, ckpt: Path, out: Path, online: bool) -> dict:
-    """``vsync-bag-eval`` report of ``ckpt`` on ``bag`` (cached in ``out``)."""
+def evaluate(py: str, bag: Path, ckpt: Path, out: Path, online: bool, fallback: list[str] = ()) -> dict:
+    """``vsync-bag-eval`` report of ``ckpt`` on ``bag`` (cached in ``out``); ``fallback``: its fallback options."""
     if not out.is_file():
         run([py, '-m', 'vsync_ros.ros.bag_eval', '--bag', str(bag), '--checkpoint', str(ckpt), '--no-progress',
-             '--json', str(out)] + ([] if online else ['--offline']))
+             '--json', str(out)] + ([] if online else ['--offline']) + list(fallback))
     return json.loads(out.read_text())
 
 
@@ -78,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--out', type=Path, default=ROOT / 'runs' / 'outage')
     ap.add_argument('--online', action='store_true', help='replay over ROS 2 topics (real SyncNode)')
     ap.add_argument('--bound', type=float, default=1.5, help='largest acceptable ratio (default 1.5)')
+    ap.add_argument('--fallback', type=Path, default=None,
+                    help='fallback checkpoint for degraded frame sets (the node\'s fallback_checkpoint)')
+    ap.add_argument('--fallback-when', default='reference', choices=('reference', 'any_missing'))
     args = ap.parse_args(argv)
     py = sys.executable
     args.out.mkdir(parents=True, exist_ok=True)
@@ -86,10 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     write_bag(py, args.data, full_bag, None)
     write_bag(py, args.data, stop_bag, f'{args.camera}:{args.at:g}')
     mode = 'online' if args.online else 'offline'
+    fallback, tag = [], ''
+    if args.fallback is not None:
+        fallback = ['--fallback-checkpoint', str(args.fallback), '--fallback-when', args.fallback_when]
+        tag = f'_fb_{args.fallback.stem}_{args.fallback_when}'
     rows = {}
     for ckpt in args.checkpoints:
         full = evaluate(py, full_bag, ckpt, args.out / f'all_{ckpt.stem}_{mode}.json', args.online)
-        stopped = evaluate(py, stop_bag, ckpt, args.out / f'{args.camera}_{ckpt.stem}_{mode}.json', args.online)
+        stopped = evaluate(py, stop_bag, ckpt, args.out / f'{args.camera}_{ckpt.stem}{tag}_{mode}.json', args.online,
+                           fallback)
         res = compare(full, stopped, int(stopped['outages'][0]['stop_ns']))
         res['transition'] = stopped['outages'][0]['transition']
         rows[str(ckpt)] = res
@@ -98,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
               f'MAE {res["mae_camera_stopped"]:.2f} vs {res["mae_all_views"]:.2f} with all views = '
               f'{res["ratio"]:.2f}x ({verdict} {args.bound}x); mean count {res["mean_pred_camera_stopped"]:.2f} '
               f'vs {res["mean_pred_all_views"]:.2f}, GT {res["mean_gt"]:.2f}')
-    (args.out / f'summary_{args.camera}_{mode}.json').write_text(json.dumps(
+    (args.out / f'summary_{args.camera}{tag}_{mode}.json').write_text(json.dumps(
         {'data': str(args.data), 'camera': args.camera, 'at_s': args.at, 'mode': mode, 'bound': args.bound,
+         'fallback': str(args.fallback) if args.fallback else None, 'fallback_when': args.fallback_when,
          'models': rows}, indent=1))
     return 0
 

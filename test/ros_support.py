@@ -121,11 +121,12 @@ class Recording:
         return res
 
 
-def real_checkpoint(path, method: str = 'cls_epi', image_scale: float = 0.5):
-    """An untrained small checkpoint of ``method`` for the plaza rig at ``image_scale`` and TEST_REGION."""
+def real_checkpoint(path, method: str = 'cls_epi', image_scale: float = 0.5, seed: int = 2):
+    """An untrained small checkpoint of ``method`` (weights drawn with ``seed``) for the plaza rig at
+    ``image_scale`` and TEST_REGION."""
     from pipeline_support import make_checkpoint
     cams, _ = rig('plaza', image_scale)
-    return make_checkpoint(path, method, cams, TEST_REGION, seed=2)
+    return make_checkpoint(path, method, cams, TEST_REGION, seed=seed)
 
 
 def real_pipeline(path, method: str = 'cls_epi'):

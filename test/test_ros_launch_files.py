@@ -263,16 +263,20 @@ def test_counting_sync_node_is_a_lifecycle_node_with_autostart(fake_launch):
 def test_counting_arguments_override_the_params_file_only_when_given(fake_launch):
     mod = fake_launch('counting.launch.py')
     declared = _declared(mod.generate_launch_description())
-    for name in ('checkpoint', 'device', 'autostart'):
+    for name in ('checkpoint', 'fallback_checkpoint', 'device', 'autostart'):
         assert declared[name].kwargs['default_value'] == '', f'{name}: the default must mean "not given"'
     # not given: the params file is the only parameter source (its checkpoint / device / autostart stand)
     assert len(_sync_node(mod).kwargs['parameters']) == 1
     assert len(_sync_node(mod, checkpoint='  ', device='').kwargs['parameters']) == 1  # blank = not given
     # given: a last parameter dict with exactly the given ones (later entries win in launch_ros)
+    # (a checkpoint of one's own drops the params file's fallback, which belongs to the shipped model)
     params = _sync_node(mod, checkpoint='/models/plaza_sls.pt').kwargs['parameters']
-    assert len(params) == 2 and params[-1] == {'checkpoint': '/models/plaza_sls.pt'}
+    assert len(params) == 2 and params[-1] == {'checkpoint': '/models/plaza_sls.pt', 'fallback_checkpoint': ''}
     params = _sync_node(mod, checkpoint='/m.pt', device='cpu').kwargs['parameters']
-    assert params[-1] == {'checkpoint': '/m.pt', 'device': 'cpu'}
+    assert params[-1] == {'checkpoint': '/m.pt', 'device': 'cpu', 'fallback_checkpoint': ''}
+    params = _sync_node(mod, checkpoint='/m.pt', fallback_checkpoint='/b.pt').kwargs['parameters']
+    assert params[-1] == {'checkpoint': '/m.pt', 'fallback_checkpoint': '/b.pt'}
+    assert _sync_node(mod, fallback_checkpoint='None').kwargs['parameters'][-1] == {'fallback_checkpoint': ''}
     assert _sync_node(mod, device='cuda:1').kwargs['parameters'][-1] == {'device': 'cuda:1'}
     assert mod.given_overrides({'checkpoint': '', 'device': 'auto', 'rig': 'plaza'}) == {'device': 'auto'}
 

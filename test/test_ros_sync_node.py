@@ -390,6 +390,60 @@ def test_missing_checkpoint_keeps_the_node_up_until_the_file_appears(ros, tmp_pa
         ros.remove(node)
 
 
+def test_fallback_model_estimates_while_the_reference_is_lost(ros, tmp_path):
+    """fallback_checkpoint: frame sets without cam1 are estimated by the base model, flagged and reported."""
+    from vsync_ros.inference.fallback import FallbackPipeline
+    from vsync_ros.inference.pipeline import load_pipeline
+    primary = real_checkpoint(tmp_path / 'cls_epi.pt')
+    backup = real_checkpoint(tmp_path / 'base.pt', 'base', seed=5)
+    topics = [f'/fb/cam{i + 1}/image_raw' for i in range(3)]
+    node = SyncNode(None, node_name='sync_fallback', context=ros.context, parameter_overrides=[
+        Parameter('checkpoint', value=str(primary)), Parameter('fallback_checkpoint', value=str(backup)),
+        Parameter('camera_topics', value=topics), Parameter('reference_grace_s', value=0.0),
+        Parameter('diagnostics_period_s', value=0.2), Parameter('device', value='cpu')])
+    ros.watch('/sync_fallback/count_stamped', PointStamped)
+    ros.watch('/sync_fallback/diagnostics', DiagnosticArray)
+    ros.add(node)
+    pubs = []
+    try:
+        assert isinstance(node.pipeline, FallbackPipeline) and node.pipeline.when == 'reference'
+        world, _ = toy_setup()
+        pubs = [ros.probe.create_publisher(Image, t, QoSProfile(depth=10)) for t in topics]
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs)
+                        and node.pub_count_stamped.get_subscription_count() > 0, 20.0)
+        frames = [world.frame(v, 0.0) for v in range(3)]
+        stamp = BASE_NS + 77
+        for v in (2, 1):  # cam1 never delivers: cam2 becomes the reference
+            pubs[v].publish(make_image_msg(frames[v], 'rgb8', Header(stamp=ns_to_stamp(stamp))))
+        assert wait_for(lambda: any(stamp_to_ns(m.header.stamp) == stamp
+                                    for m in ros.msgs('/sync_fallback/count_stamped')), 10.0)
+        got = [m for m in ros.msgs('/sync_fallback/count_stamped') if stamp_to_ns(m.header.stamp) == stamp][-1]
+        spare = load_pipeline(backup, 'cpu').run([None, frames[1], frames[2]], 1).count
+        alone = load_pipeline(primary, 'cpu').run([None, frames[1], frames[2]], 1).count
+        assert got.point.x == pytest.approx(spare, rel=1e-4) and spare != pytest.approx(alone, rel=1e-3)
+        assert wait_for(lambda: ros.logs('sync_fallback', Log.WARN, 'fallback model base'))
+
+        def fallback_diag():
+            return [diag_values(s) for m in ros.msgs('/sync_fallback/diagnostics') for s in m.status
+                    if diag_values(s).get('fallback_runs', '0') != '0']
+        assert wait_for(lambda: fallback_diag(), 10.0)
+        values = fallback_diag()[-1]
+        assert 'base' in values['fallback_model'] and 'when reference' in values['fallback_model']
+        assert 'fallback model' in values['model_note']
+    finally:
+        for pub in pubs:
+            ros.probe.destroy_publisher(pub)
+        ros.remove(node)
+    # a fallback of another task or a missing file: configure fails with the parameter named
+    node = SyncNode(None, node_name='bad_fallback', context=ros.context, parameter_overrides=[
+        Parameter('checkpoint', value=str(primary)), Parameter('fallback_checkpoint', value=str(tmp_path / 'no.pt'))])
+    try:
+        assert node.core is None and node.lifecycle_state == 'unconfigured'
+        assert 'fallback_checkpoint' in node.configure_problem and 'no.pt' in node.configure_problem
+    finally:
+        node.destroy_node()
+
+
 def test_unusable_checkpoint_leaves_the_node_unconfigured_with_the_reason(ros, tmp_path):
     """A corrupt checkpoint or a disagreeing calibration file: configure fails, the node stays up, unconfigured."""
     bad = tmp_path / 'bad.pt'

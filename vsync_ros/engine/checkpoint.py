@@ -46,6 +46,10 @@ class CheckpointMismatchError(CheckpointError):
     """A checkpoint does not match the config or calibration it is loaded with."""
 
 
+class CalibrationMismatchError(CheckpointMismatchError):
+    """The given cameras / ground region disagree with the calibration the checkpoint was trained with."""
+
+
 # ------------------------------------------------------------------------------------ calibration
 def camera_to_dict(camera: Camera) -> dict:
     """ROS camera_info mapping (+ extrinsics) of ``camera``, exactly as ``Camera.to_yaml`` writes it."""

@@ -26,6 +26,13 @@ to the all-views MAE (stored under ``each_view_missing`` with ``--json``)::
     vsync-eval --checkpoint models/plaza_cls_epi.pt --data data/plaza --drop-view 0
     vsync-eval --checkpoint models/plaza_cls_epi.pt --data data/plaza --each-view-missing --json runs/lost.json
 
+``--fallback-checkpoint F`` evaluates the pair the node runs with its ``fallback_checkpoint`` parameter: the
+frame sets without view 0 (``--fallback-when reference``) or with any view missing (``any_missing``) are
+estimated by F, a model of the same rig (:class:`vsync_ros.inference.fallback.FallbackPipeline`)::
+
+    vsync-eval --checkpoint models/plaza_cls_epi.pt --fallback-checkpoint models/plaza_base_u.pt \
+        --data data/plaza --each-view-missing
+
 ``--device cuda`` without CUDA runs on the CPU and prints a note to stderr
 (:func:`vsync_ros.engine.device.select_device`). The evaluation itself is the task's ``evaluate``
 (:func:`vsync_ros.engine.tasks.counting.evaluate_model`, :func:`vsync_ros.engine.tasks.pose.evaluate_pose_model`).
@@ -61,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='counting sync models, frame sets without view 0: unsynced = fuse the other views as '
                         'captured, as the node fails over (default with --drop-view / --each-view-missing); '
                         'as_trained = run the model unchanged (default otherwise)')
+    p.add_argument('--fallback-checkpoint', type=Path, default=None,
+                   help='counting: a second checkpoint of the same rig that estimates the degraded frame sets '
+                        '(see --fallback-when), as the node does with its fallback_checkpoint parameter')
+    p.add_argument('--fallback-when', choices=['reference', 'any_missing'], default='reference',
+                   help='with --fallback-checkpoint: reference = frame sets without view 0 go to the fallback '
+                        'model (default); any_missing = frame sets with any view missing')
     p.add_argument('--json', type=Path, default=None, help='write metrics and per-frame predictions here')
     p.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     p.add_argument('--batch-size', type=int, default=1)
@@ -123,14 +136,27 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         lost = {'drop_views': sorted(set(args.drop_view)),
                 'failover': args.failover or ('unsynced' if args.drop_view or args.each_view_missing else 'as_trained')}
+    backup = {}  # counting: the fallback model for degraded frame sets
+    if args.fallback_checkpoint is not None:
+        if ckpt.task != 'counting':
+            print(f'vsync-eval: --fallback-checkpoint is a counting option; {args.checkpoint} is a {ckpt.task} '
+                  'checkpoint', file=sys.stderr)
+            return 2
+        try:
+            fb_model, _, _ = task.open_evaluation(load_checkpoint(args.fallback_checkpoint), args.data, args.split,
+                                                  args.sync, device)
+        except (CheckpointError, FileNotFoundError, KeyError, ValueError) as exc:
+            print(f'vsync-eval: fallback checkpoint {args.fallback_checkpoint}: {error_text(exc)}', file=sys.stderr)
+            return 2
+        backup = {'fallback': fb_model, 'fallback_when': args.fallback_when}
     try:
         result = task.evaluate(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
-                               desc=f'eval {args.split}', root_source=args.root_source, **lost)
+                               desc=f'eval {args.split}', root_source=args.root_source, **lost, **backup)
         table = None
         if args.each_view_missing:
             from vsync_ros.engine.tasks.counting import each_view_missing
             table = each_view_missing(model, dataset, device, args.sync, args.batch_size, not args.no_progress,
-                                      lost['failover'], all_views=result)
+                                      lost['failover'], all_views=result, **backup)
     except (DatasetError, OSError) as exc:  # a missing / corrupt image or ground-truth file of a sample
         print(f'vsync-eval: {error_text(exc)}', file=sys.stderr)
         return 2
@@ -140,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     head = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'split': args.split, 'sync_input': args.sync,
             'zero_flow': args.zero_flow, **lost}
+    if backup:
+        head.update(fallback_checkpoint=str(args.fallback_checkpoint), fallback_when=args.fallback_when)
     summary = task.eval_summary(head, ckpt, dataset, result, wall, root_source=args.root_source)
     where = f'{args.data}/{args.split}{" (sync input)" if args.sync else ""}{" (zero flow)" if args.zero_flow else ""}'
+    if backup:
+        where += f' (fallback {args.fallback_checkpoint} when {args.fallback_when})'
     if lost.get('drop_views'):
         where += f' (view{"s" if len(lost["drop_views"]) > 1 else ""} {", ".join(map(str, lost["drop_views"]))} ' \
                  f'missing, fail-over {lost["failover"]})'

@@ -51,14 +51,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsync_ros.engine.checkpoint import Checkpoint, CheckpointMismatchError, load_model
+from vsync_ros.engine.checkpoint import CalibrationMismatchError, Checkpoint, CheckpointMismatchError, load_model
 from vsync_ros.engine.device import select_device
 from vsync_ros.geometry import Camera, GroundRegion
 from vsync_ros.geometry.calibration import compare_rigs, rig_region
 from vsync_ros.inference.api import PipelineResult
+from vsync_ros.inference.fallback import FALLBACK_WHEN, FallbackPipeline
 from vsync_ros.models.inputs import InputImageError, frames_to_batch
 
-__all__ = ['FAILOVER_MODES', 'CalibrationMismatchError', 'CountingPipeline', 'InputImageError', 'PosePipeline',
+__all__ = ['FAILOVER_MODES', 'FALLBACK_WHEN', 'CalibrationMismatchError', 'CountingPipeline', 'FallbackPipeline',
+           'InputImageError', 'PosePipeline',
            'check_cameras', 'load_pipeline', 'rig_region', 'select_device']
 
 log = logging.getLogger(__name__)
@@ -83,10 +85,6 @@ def check_frame_set(images: Sequence, ref_index: int, names: Sequence[str]) -> i
     if images[ref_index] is None:
         raise ValueError(f'the reference view {ref_index} ({names[ref_index]}) has no frame')
     return ref_index
-
-class CalibrationMismatchError(CheckpointMismatchError):
-    """The given cameras / ground region disagree with the calibration the checkpoint was trained with."""
-
 
 # ---------------------------------------------------------------------------------------- calibration
 def check_cameras(model_cameras: Sequence[Camera], model_region: GroundRegion, cameras: Sequence[Camera] | None,
@@ -278,8 +276,12 @@ class PosePipeline:
 
 def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'counting',
                   cameras: Sequence[Camera] | None = None, region: GroundRegion | None = None,
-                  tolerance_px: float = 2.0, failover: str = 'unsynced') -> CountingPipeline | PosePipeline:
+                  tolerance_px: float = 2.0, failover: str = 'unsynced', fallback_checkpoint: str | Path | None = None,
+                  fallback_when: str = 'reference') -> CountingPipeline | PosePipeline | FallbackPipeline:
     """Load a checkpoint written by ``vsync-train`` as a :class:`CountingPipeline` or :class:`PosePipeline`.
+
+    With ``fallback_checkpoint`` (counting) the result is a :class:`~vsync_ros.inference.fallback.FallbackPipeline`:
+    this checkpoint on complete frame sets, the fallback one (same rig and ground grid) on degraded ones.
 
     Args:
         checkpoint: path of the ``.pt`` file.
@@ -289,6 +291,8 @@ def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'cou
         region: deployment ground grid to check (None: not checked; counting only).
         tolerance_px: largest accepted reprojection difference, model pixels.
         failover: counting: behaviour when the reference is not view 0 (see the module docstring).
+        fallback_checkpoint: counting: a second checkpoint for degraded frame sets (None / '': none).
+        fallback_when: 'reference' (the model's reference view has no frame) or 'any_missing' (any view).
 
     Raises:
         FileNotFoundError: no such file.
@@ -300,6 +304,10 @@ def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'cou
         raise ValueError(f"unknown task {task!r}: use 'counting' or 'pose'")
     if failover not in FAILOVER_MODES:
         raise ValueError(f'failover must be one of {FAILOVER_MODES}, got {failover!r}')
+    if fallback_when not in FALLBACK_WHEN:
+        raise ValueError(f'fallback_when must be one of {FALLBACK_WHEN}, got {fallback_when!r}')
+    if fallback_checkpoint and task != 'counting':
+        raise ValueError(f'fallback_checkpoint serves counting models; task {task!r} has none (leave it empty)')
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint {path} does not exist')
@@ -317,5 +325,13 @@ def load_pipeline(checkpoint: str | Path, device: str = 'auto', task: str = 'cou
         return pipe
     check_cameras(model.cameras, model.region, cameras, region, tolerance_px, source=str(path))
     pipe = CountingPipeline(model, ckpt, dev, failover, note)
+    if fallback_checkpoint:
+        try:
+            backup = load_pipeline(fallback_checkpoint, device, 'counting', cameras, region, tolerance_px, failover)
+        except (OSError, ValueError, CheckpointMismatchError) as exc:
+            raise type(exc)(f'fallback_checkpoint: {exc}') from exc
+        combined = FallbackPipeline(pipe, backup, fallback_when)
+        log.info(combined.describe())
+        return combined
     log.info(pipe.describe())
     return pipe

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from vsync_ros import paths
+from vsync_ros.engine.fallback_rule import FALLBACK_WHEN
 from vsync_ros.inference.api import FramePipeline
 from vsync_ros.inference.loading import open_pipeline
 from vsync_ros.process import set_process_defaults
@@ -207,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument('--checkpoint', default='',
                     help='model checkpoint (default: the shipped models/plaza_cls_epi.pt, or '
                          'models/studio_pose_cls_epi.pt for a pose bag)')
+    ap.add_argument('--fallback-checkpoint', default='',
+                    help='counting: a second checkpoint of the same rig for degraded frame sets, as the node\'s '
+                         'fallback_checkpoint parameter (default: none)')
+    ap.add_argument('--fallback-when', default='reference', choices=FALLBACK_WHEN,
+                    help='with --fallback-checkpoint: reference (the model\'s reference view has no frame) or '
+                         'any_missing (any view has no frame)')
     ap.add_argument('--task', default='auto', choices=('auto', 'counting', 'pose'),
                     help="task to score (default auto: the bag's, from its vsync.task metadata)")
     ap.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
@@ -244,8 +251,12 @@ def main(argv: list[str] | None = None, pipeline: FramePipeline | None = None) -
         args.min_views = 2 if task == 'pose' else 1
     if pipeline is None:
         ckpt = str(paths.resolve(args.checkpoint)) if args.checkpoint else str(paths.default_checkpoint(task))
+        backup = {}
+        if args.fallback_checkpoint:
+            backup = {'fallback_checkpoint': str(paths.resolve(args.fallback_checkpoint)),
+                      'fallback_when': args.fallback_when}
         try:
-            pipeline = open_pipeline(ckpt, device=args.device, task=task)
+            pipeline = open_pipeline(ckpt, device=args.device, task=task, **backup)
         except RuntimeError as exc:
             print(f'vsync-bag-eval: {exc}', file=sys.stderr)
             return 1

@@ -56,6 +56,7 @@ from std_msgs.msg import Float32, Header
 from visualization_msgs.msg import MarkerArray
 
 from vsync_ros import paths
+from vsync_ros.engine.fallback_rule import FALLBACK_WHEN
 from vsync_ros.geometry import CalibrationError
 from vsync_ros.inference.api import TASKS, FramePipeline
 from vsync_ros.inference.loading import open_pipeline
@@ -139,6 +140,13 @@ PARAMETERS = parameter_table(
                   'Model checkpoint (absolute, relative to the share dir, or package://vsync_ros/...); empty = the '
                   'shipped model (counting: models/plaza_cls_epi.pt). While the file is missing the node stays up, '
                   'reports it and looks again every model_retry_period_s.'),
+    ParameterSpec('fallback_checkpoint', Parameter.Type.STRING, '',
+                  'Counting: a second checkpoint of the same rig and ground grid (e.g. models/plaza_base_u.pt, a base '
+                  'model trained with view dropout) that estimates the frame sets fallback_when selects; such '
+                  'estimates are flagged degraded and their note names the fallback model. Empty: none.'),
+    ParameterSpec('fallback_when', Parameter.Type.STRING, 'reference',
+                  'With fallback_checkpoint: reference = while the model\'s reference view has no usable frame '
+                  '(fail-over); any_missing = while any view has no usable frame.', choices=FALLBACK_WHEN),
     ParameterSpec('model_retry_period_s', Parameter.Type.DOUBLE, 5.0,
                   'While the checkpoint file is missing, look for it again at this period.',
                   value_range=(0.1, 3600.0)),
@@ -471,7 +479,7 @@ class SyncNode(LifecycleNode):
             self.get_logger().info(f'loading {ckpt} on device {p["device"]} for rig {label} '
                                    f'({", ".join(c.name for c in cameras)})')
             pipeline = open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
-                                     tolerance_px=float(p['calibration_tolerance_px']))
+                                     tolerance_px=float(p['calibration_tolerance_px']), **self._fallback_options(p))
             problem = rig_region_problem(pipeline, region)
             if problem:
                 raise RuntimeError(f'rig {label} does not match checkpoint {ckpt}: {problem}. Retrain on this rig '
@@ -485,7 +493,17 @@ class SyncNode(LifecycleNode):
                 raise RuntimeError(f'calibration files not usable: {exc}') from exc
         self.get_logger().info(f'loading {ckpt} on device {p["device"]}')
         return open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
-                             tolerance_px=float(p['calibration_tolerance_px']))
+                             tolerance_px=float(p['calibration_tolerance_px']), **self._fallback_options(p))
+
+    @staticmethod
+    def _fallback_options(p: dict) -> dict:
+        """``load_pipeline`` options of the fallback_checkpoint / fallback_when parameters ({} without one)."""
+        if not p['fallback_checkpoint']:
+            return {}
+        if p['task'] != 'counting':
+            raise ValueError(f'fallback_checkpoint serves counting models; task is {p["task"]!r}: leave it empty')
+        return {'fallback_checkpoint': str(paths.resolve(p['fallback_checkpoint'])),
+                'fallback_when': p['fallback_when']}
 
     def _build(self, pipeline: FramePipeline) -> None:
         """Everything that needs the model but no traffic: frame store, core, inference thread, publishers."""
@@ -745,9 +763,13 @@ class SyncNode(LifecycleNode):
         statuses = [view_status(st, now, store.max_age_s, ref_stamp, self.get_name(), v == ref,
                                 self._hints.get(v, ''))
                     for v, st in enumerate(states)]
-        statuses.append(node_status(core.stats, ref, store.reference_order[0], self.names, self.get_name(),
-                                    core.trigger, self.device_used, self.outputs, core.last_note,
-                                    self.lifecycle_state))
+        model = node_status(core.stats, ref, store.reference_order[0], self.names, self.get_name(), core.trigger,
+                            self.device_used, self.outputs, core.last_note, self.lifecycle_state)
+        fallback = getattr(self.pipeline, 'fallback', None)
+        if fallback is not None:
+            model.values['fallback_model'] = f'{fallback.method} ({fallback.checkpoint}) when {self.pipeline.when}'
+            model.values['fallback_runs'] = str(self.pipeline.fallback_runs)
+        statuses.append(model)
         statuses.append(estimate_status(core.stats.last_estimate, self.names, self.get_name(),
                                         core.degraded_output, core.stats.degraded_estimates,
                                         core.stats.suppressed_estimates))

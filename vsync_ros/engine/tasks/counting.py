@@ -16,7 +16,9 @@ from tqdm import tqdm
 from vsync_ros.data.dataset import SyncDataset
 from vsync_ros.engine.checkpoint import Checkpoint, load_checkpoint, load_model, save_checkpoint
 from vsync_ros.engine.config import Config
+from vsync_ros.engine.fallback_rule import FALLBACK_WHEN, needs_fallback
 from vsync_ros.engine.tasks.common import (
+    MODEL_REFERENCE_VIEW,
     TrainingData,
     check_data_task,
     data_manifest,
@@ -90,7 +92,8 @@ def dropped_view_mask(n_samples: int, n_views: int, views: Sequence[int]) -> tor
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sync_input: bool = False,
                    batch_size: int = 1, progress: bool = False, desc: str = 'eval',
-                   drop_views: Sequence[int] = (), failover: str = 'as_trained') -> dict:
+                   drop_views: Sequence[int] = (), failover: str = 'as_trained',
+                   fallback: torch.nn.Module | None = None, fallback_when: str = 'reference') -> dict:
     """Run a counting ``model`` over ``dataset`` and compare ground-plane counts (people).
 
     Args:
@@ -103,18 +106,27 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
             as before), 'unsynced' fuses the views as captured, as the node does when it fails over to
             another reference (:class:`~vsync_ros.inference.pipeline.CountingPipeline`,
             :func:`~vsync_ros.engine.tasks.common.failover_synchronize`).
+        fallback: a second counting model of the same rig (``vsync-eval --fallback-checkpoint``): the frame
+            sets :func:`~vsync_ros.engine.fallback_rule.needs_fallback` selects with ``fallback_when`` are
+            estimated by it instead, as :class:`~vsync_ros.inference.fallback.FallbackPipeline` does in the
+            node (the reference of a frame set is view 0, else its first valid view).
 
     Returns:
         {'n', 'mae', 'nae', 'nae_frames', 'mean_gt', 'mean_pred', 'game': {'0'..'3': mean GAME(L)},
-        'per_frame': [{'index', 'time_s', 'gt', 'pred', 'abs_err', 'game', 'offsets_s', 'view_valid'}]}.
+        'per_frame': [{'index', 'time_s', 'gt', 'pred', 'abs_err', 'game', 'offsets_s', 'view_valid'}]}
+        (rows estimated by ``fallback`` also carry 'fallback': True; the result then has 'fallback_frames').
         NAE = mean |pred - gt| / gt over frames with gt > 0 ('nae_frames' of them); GAME(L) as
         :func:`game_errors`, of the predicted map against the data set's ground-plane density (when a
         batch has no 'gp_density', 'game' is absent). The count 'gt' is the annotated number of people.
     """
     if failover not in FAILOVER_MODES:
         raise ValueError(f'failover must be one of {FAILOVER_MODES}, got {failover!r}')
+    if fallback_when not in FALLBACK_WHEN:
+        raise ValueError(f'fallback_when must be one of {FALLBACK_WHEN}, got {fallback_when!r}')
     was_training = model.training
     model.eval()
+    if fallback is not None:
+        fallback.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     image_hw = (model.cfg.image_height, model.cfg.image_width)
     rows = []
@@ -127,6 +139,15 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
         if failover == 'unsynced':
             inputs['synchronize'] = failover_synchronize(b['view_valid'])
         out = model(inputs, with_sync_targets=False)
+        use_fallback = torch.zeros(out['count'].shape[0], dtype=torch.bool)
+        if fallback is not None:
+            use_fallback = fallback_samples(b['view_valid'].cpu(), fallback_when)
+            if bool(use_fallback.any()):
+                other = fallback(inputs, with_sync_targets=False)
+                pick = use_fallback.to(out['count'].device)
+                out = {'count': torch.where(pick, other['count'], out['count']),
+                       'density': torch.where(pick.view(-1, 1, 1, 1), other['density'] * (
+                           model.cfg.density_scale / fallback.cfg.density_scale), out['density'])}
         pred = out['count']
         game = None
         if 'gp_density' in batch:
@@ -141,16 +162,33 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
                    'view_valid': [bool(x) for x in valid_rows[i]]}
             if game is not None:
                 row['game'] = {str(lv): float(game[i, j]) for j, lv in enumerate(GAME_LEVELS)}
+            if bool(use_fallback[i]):
+                row['fallback'] = True
             rows.append(row)
     model.train(was_training)
     summary = summarize_rows(rows)
     nae_frames = sum(1 for r in rows if r['gt'] > 0)
-    return {**summary, 'nae_frames': nae_frames, 'per_frame': rows}
+    extra = {'fallback_frames': sum(1 for r in rows if r.get('fallback'))} if fallback is not None else {}
+    return {**summary, 'nae_frames': nae_frames, **extra, 'per_frame': rows}
+
+
+def fallback_samples(view_valid: torch.Tensor, when: str) -> torch.Tensor:
+    """(B,) bool: the samples a fallback model estimates (:func:`needs_fallback`), from (B, V) ``view_valid``.
+
+    A sample's reference is view 0 when it is valid, else its first valid view (the node's fail-over order).
+    """
+    flags = []
+    for row in view_valid.to(torch.bool).tolist():
+        missing = [v for v, ok in enumerate(row) if not ok]
+        ref = MODEL_REFERENCE_VIEW if row[MODEL_REFERENCE_VIEW] else next((v for v, ok in enumerate(row) if ok), 0)
+        flags.append(needs_fallback(missing, ref, MODEL_REFERENCE_VIEW, when))
+    return torch.tensor(flags, dtype=torch.bool)
 
 
 def each_view_missing(model: torch.nn.Module, dataset, device: torch.device, use_sync_input: bool = False,
                       batch_size: int = 1, progress: bool = False, failover: str = 'unsynced',
-                      all_views: dict | None = None) -> dict:
+                      all_views: dict | None = None, fallback: torch.nn.Module | None = None,
+                      fallback_when: str = 'reference') -> dict:
     """MAE with all views and with each single view missing in every frame set (``vsync-eval --each-view-missing``).
 
     Args:
@@ -158,6 +196,7 @@ def each_view_missing(model: torch.nn.Module, dataset, device: torch.device, use
         failover: how a missing reference is handled (default 'unsynced': the node's fail-over).
         all_views: an :func:`evaluate_model` result of the same model, data and ``failover`` with no view
             dropped, to reuse (None: evaluated here).
+        fallback, fallback_when: as :func:`evaluate_model` (the degraded frame sets go to ``fallback``).
 
     Returns:
         {'failover', 'all': :func:`summarize_rows` of every view, 'missing': {view index (str): its
@@ -166,11 +205,11 @@ def each_view_missing(model: torch.nn.Module, dataset, device: torch.device, use
     n_views = int(dataset[0]['view_valid'].shape[0])
     names = [c.name for c in getattr(dataset, 'cameras', [])] or [f'view{v}' for v in range(n_views)]
     base = all_views or evaluate_model(model, dataset, device, use_sync_input, batch_size, progress, 'all views',
-                                       failover=failover)
+                                       failover=failover, fallback=fallback, fallback_when=fallback_when)
     out = {'failover': failover, 'all': summarize_rows(base['per_frame']), 'missing': {}}
     for v in range(n_views):
         res = evaluate_model(model, dataset, device, use_sync_input, batch_size, progress, f'{names[v]} missing',
-                             drop_views=[v], failover=failover)
+                             drop_views=[v], failover=failover, fallback=fallback, fallback_when=fallback_when)
         summary = summarize_rows(res['per_frame'])
         ratio = summary['mae'] / base['mae'] if base['mae'] > 0 else float('inf')
         out['missing'][str(v)] = {'view': names[v], **summary, 'mae_ratio': ratio}
@@ -305,9 +344,11 @@ class CountingTask:
     def evaluate(self, model: torch.nn.Module, dataset, device: torch.device, sync_input: bool = False,
                  batch_size: int = 1, progress: bool = False, desc: str = 'eval',
                  root_source: str | None = None, drop_views: Sequence[int] = (),
-                 failover: str = 'as_trained') -> dict:
+                 failover: str = 'as_trained', fallback: torch.nn.Module | None = None,
+                 fallback_when: str = 'reference') -> dict:
         """:func:`evaluate_model` (``root_source`` is a pose option and is ignored)."""
-        return evaluate_model(model, dataset, device, sync_input, batch_size, progress, desc, drop_views, failover)
+        return evaluate_model(model, dataset, device, sync_input, batch_size, progress, desc, drop_views, failover,
+                              fallback, fallback_when)
 
     def validation_record(self, res: dict) -> dict:
         """History entries of a validation run."""
