@@ -13,9 +13,13 @@
 # JOBS (2), SEED (training seed, 0), NICE (10: other work on the machine goes first), FLOW (the CLS models'
 # model.flow_features, default separate: a flow encoder of their own), MODELS (the models trained from the
 # baselines, default all seven plus cls_epi_shared, CLS-epi (l_s) whose flow reads the counting encoder's
-# features, the cheaper form: "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared"),
+# features, the cheaper form, and base_u_fallback, the node's fallback model for frame sets with a camera
+# missing: "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared base_u_fallback"),
 # DROP / DROP_SYNC (view dropout of the base models / of the sync models, default 0.15 / [0.3,0.15,0.15]:
-# a sync model without its reference fuses the views unwarped, a case it must see often enough to learn).
+# a sync model without its reference fuses the views unwarped, a case it must see often enough to learn),
+# DROP_FALLBACK (view dropout of base_u_fallback, 0.45: BaseU fine-tuned for STEPS_SYNC steps at lr 2e-4 on
+# mostly degraded frame sets; every model is also evaluated with it as fallback, vsync-eval
+# --fallback-checkpoint --fallback-when any_missing, as config/counting.yaml runs the node).
 # Held-out sets (world seed 7, never used in training; shared by every seed):
 #   heldout_new_scenes   10-30 people, 4 scenes no training split used (the training density)
 #   heldout_train_scene  10-30 people, on 4 of the training scenes (new people)
@@ -36,7 +40,8 @@ NICE=${NICE:-10}
 FLOW=${FLOW:-separate}
 DROP=${DROP:-0.15}
 DROP_SYNC=${DROP_SYNC:-[0.3,0.15,0.15]}
-MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared"}
+DROP_FALLBACK=${DROP_FALLBACK:-0.45}
+MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared base_u_fallback"}
 mkdir -p "$OUT" "$DATA"
 synth() { local out=$1; shift; [ -f "$DATA/$out/manifest.json" ] || nice -n "$NICE" $PY -m vsync_ros.data.cli "$DATA/$out" \
   --preset pets --mode random --dt 0.5 --format jpg --no-sheet --no-progress --overwrite "$@"; }
@@ -69,10 +74,15 @@ declare -A CFG=([cls_epi]="small_cls_epi $U $SIM $F" [base_u]="small_base_u $U" 
                 [base_su]="small_base_su $S" [cls_cor]="small_cls_cor $U $SIM $F" [sls]="small_sls $U $SIM train.view_dropout=$DROP_SYNC"
                 [cls_cat]="small_cls_cat $U $SIM $F" [cls_epi_shared]="small_cls_epi $U $SIM model.flow_features=shared train.view_dropout=$DROP_SYNC")
 for m in $MODELS; do
+  [ "$m" = base_u_fallback ] && continue  # fine-tuned from base_u, below
   read -r -a spec <<< "${CFG[$m]}"
   throttle; run "$m" "${spec[0]}" "$STEPS_SYNC" "${spec[@]:1}" &
 done
 wait
+case " $MODELS " in *" base_u_fallback "*)
+  run base_u_fallback small_base_u "$STEPS_SYNC" "train.init_checkpoint=$OUT/base_u.pt" \
+    "train.view_dropout=$DROP_FALLBACK" train.lr=0.0002 ;;
+esac
 
 # evaluations: each model on the three held-out sets, and with each camera missing on the new scenes
 mkdir -p "$OUT/eval"
@@ -87,6 +97,12 @@ for m in $EVALUATED; do
   j="$OUT/eval/${m}_each_view_missing.json"
   [ -f "$j" ] || { throttle; evaluate "$m" --data "$DATA/heldout_new_scenes" --each-view-missing --json "$j" \
     > "$OUT/eval/${m}_each_view_missing.txt" & }
+  j="$OUT/eval/${m}_each_view_missing_fallback.json"
+  if [ -f "$OUT/base_u_fallback.pt" ] && [ "$m" != base_u_fallback ] && [ ! -f "$j" ]; then
+    throttle; evaluate "$m" --data "$DATA/heldout_new_scenes" --each-view-missing --json "$j" \
+      --fallback-checkpoint "$OUT/base_u_fallback.pt" --fallback-when any_missing \
+      > "$OUT/eval/${m}_each_view_missing_fallback.txt" &
+  fi
 done
 wait
 echo "done: $OUT"

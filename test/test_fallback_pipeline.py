@@ -97,6 +97,18 @@ def test_evaluation_with_a_fallback_equals_the_pipeline(tiny):
             frames[drop] = None
             ref = next(v for v, f in enumerate(frames) if f is not None)
             assert row['fallback'] and row['pred'] == pytest.approx(pipe.run(frames, ref).count, rel=1e-5, abs=1e-6)
+    # a batch with both kinds: each sample is estimated by its own model
+    lost = ds[1]
+    lost['images'][0] = 0.0
+    lost['view_valid'][0] = False
+    mixed = evaluate_model(pipe.primary.model, [ds[0], lost], CPU, batch_size=2, failover='unsynced',
+                           fallback=pipe.fallback.model, fallback_when='reference')
+    first = evaluate_model(pipe.primary.model, [ds[0]], CPU)['per_frame'][0]
+    second = evaluate_model(pipe.fallback.model, [lost], CPU)['per_frame'][0]
+    assert mixed['fallback_frames'] == 1 and 'fallback' not in mixed['per_frame'][0]
+    assert mixed['per_frame'][0]['pred'] == pytest.approx(first['pred'], rel=1e-5)
+    assert mixed['per_frame'][1]['pred'] == pytest.approx(second['pred'], rel=1e-5)
+    assert mixed['per_frame'][1]['game']['3'] == pytest.approx(second['game']['3'], rel=1e-4)
     plain = evaluate_model(pipe.primary.model, ds, CPU, fallback=pipe.fallback.model)
     alone = evaluate_model(pipe.primary.model, ds, CPU)
     assert plain['fallback_frames'] == 0 and [r['pred'] for r in plain['per_frame']] == [r['pred'] for r in

@@ -39,8 +39,9 @@ def views_doc(model: str, all_mae: float, missing: list[float]) -> dict:
 
 
 def write_model(runs, seed: int, model: str, new: tuple, train: float, dense_nae: float,
-                views: tuple | None = None) -> None:
-    """The evaluation files of one model and seed; new = (MAE, NAE, mean prediction) on new scenes."""
+                views: tuple | None = None, views_fb: tuple | None = None) -> None:
+    """The evaluation files of one model and seed; new = (MAE, NAE, mean prediction) on new scenes;
+    views / views_fb = (all-views MAE, MAE per missing view) without / with the fallback model."""
     folder = runs / f'seed{seed}' / 'eval'
     folder.mkdir(parents=True, exist_ok=True)
     docs = {'heldout_new_scenes': eval_doc(model, 'heldout_new_scenes', *new),
@@ -48,6 +49,8 @@ def write_model(runs, seed: int, model: str, new: tuple, train: float, dense_nae
             'heldout_dense': eval_doc(model, 'heldout_dense', 4.0, dense_nae, 33.0)}
     if views:
         docs['each_view_missing'] = views_doc(model, *views)
+    if views_fb:
+        docs['each_view_missing_fallback'] = views_doc(model, *views_fb)
     for name, doc in docs.items():
         (folder / f'{model}_{name}.json').write_text(json.dumps(doc, indent=1))
 
@@ -60,7 +63,8 @@ def runs(tmp_path):
     write_model(root, 1, 'cls_epi', (3.4, 0.30, 15.4), 2.5, 0.16, (3.4, [3.4, 4.93, 3.5]))
     write_model(root, 0, 'base_u', (2.9, 0.27, 14.0), 2.4, 0.10, (3.3, [4.8, 3.5, 3.4]))
     write_model(root, 1, 'base_u', (3.1, 0.29, 14.2), 2.6, 0.11)
-    write_model(root, 0, 'base_su', (1.5, 0.15, 13.0), 1.5, 0.07, (1.5, [2.7, 1.8, 1.9]))
+    write_model(root, 0, 'base_su', (1.5, 0.15, 13.0), 1.5, 0.07, (1.5, [2.7, 1.8, 1.9]), (1.5, [2.1, 1.6, 1.7]))
+    write_model(root, 0, 'cls_epi', (3.0, 0.28, 15.0), 2.5, 0.12, (3.0, [3.3, 4.2, 3.1]), (3.0, [4.6, 3.3, 3.4]))
     (root / 'seed1' / 'notes').mkdir()           # not an eval folder: ignored
     return root
 
@@ -97,7 +101,15 @@ def test_the_four_checks_and_their_verdicts(runs):
     assert '= +0.20 (seeds 0, 1, larger seed range 0.40): tie' in text
     assert 'BaseSU: with one camera missing at most 1.80x its all-views MAE (cam1 (the reference) missing, ' \
            'seed 0; target <= 1.5: missed)' in text
-    assert 'any one camera missing: missed (BaseSU).' in text
+    assert 'Every model within 1.5x with any one camera missing: missed (BaseSU).' in text
+    fb = chk['one_view_missing_with_fallback']            # only the models with fallback files
+    assert set(fb) == {'base_su', 'cls_epi'} and fb['base_su']['met'] and not fb['cls_epi']['met']
+    assert fb['base_su']['worst']['ratio'] == pytest.approx(2.1 / 1.5)
+    assert fb['cls_epi']['worst']['ratio'] == pytest.approx(4.6 / 3.0) and fb['cls_epi']['worst']['seed'] == 0
+    assert 'BaseSU with the fallback model (BaseU fallback (view dropout 0.45)): with one camera missing at most ' \
+           '1.40x its all-views MAE (cam1 (the reference) missing, seed 0; target <= 1.5: met).' in text
+    assert 'Every model with the fallback model (BaseU fallback (view dropout 0.45)) within 1.5x with any one ' \
+           'camera missing: missed (CLS-epi (l_s)).' in text
 
 
 def test_worse_by_more_than_the_seed_range_is_missed_and_one_seed_calls_no_tie():
@@ -130,6 +142,7 @@ def test_markdown_json_and_idempotent_cards(runs, tmp_path):
     su = first['plaza_base_su.md']
     assert su.count(f'## {rr.CARD_SECTION}') == 1 and 'old numbers' not in su and su.endswith('## Notes\n\nkept\n')
     assert 'cam1 2.70 (1.80x) / cam2 1.80 (1.20x)' in su
+    assert "With the node's fallback model" in su and 'cam1 2.10 (1.40x) / cam2 1.60 (1.07x)' in su
     epi = first['plaza_cls_epi.md']
     assert epi.startswith('# plaza_cls_epi.pt\n\n- Regime: CLS-epi\n\n## Robustness')
     assert '| new scenes, 10-30 people | 300 | 3.00 | 0.280 | 12.00 | 15.00 |' in epi      # seed 0 only
@@ -137,6 +150,8 @@ def test_markdown_json_and_idempotent_cards(runs, tmp_path):
     text = md.read_text()
     assert '| CLS-epi (l_s) | 2 | 3.20 ± 0.20 | 2.50 ± 0.00 | 1.28 | 0.140 ± 0.020 | 0.290 ± 0.010 | 0.48 |' in text
     assert '| BaseSU | 1 | 1.50 | 1.50 | 1.00 |' in text                 # one seed: the value alone
+    assert '| 2.10 (1.40x) / 1.60 (1.07x) / 1.70 (1.13x) |' in text    # BaseSU with the fallback model
+    assert '4.60 [seed 0] (1.53x)' in text                             # CLS-epi's seed 1 has no fallback run
     assert '4.80 [seed 0] (1.45x)' in text                              # BaseU's lost cameras: seed 0 only
     assert '15.20 ± 0.20 / 12.00 (+3.20)' in text                       # mean prediction vs GT on new scenes
     assert 'CLS-cor' not in text

@@ -8,6 +8,8 @@ trained for that seed (any subset of :data:`MODELS`; a model without files is ab
     <model>_heldout_train_scene.json   10-30 people, on training scenes (new people)
     <model>_heldout_dense.json         30-60 people, new scenes
     <model>_each_view_missing.json     new scenes with all views and with each single view missing
+    <model>_each_view_missing_fallback.json  the same with the fallback model (base_u_fallback) estimating
+                                       the frame sets with a view missing, as the node runs (optional)
 
 Every number is reported per seed and as the mean ± half the range over the seeds a model has
 (:mod:`vsync_ros.reports.seeds`). The issue's checks, each with its numbers and a verdict line:
@@ -16,7 +18,8 @@ Every number is reported per seed and as the mean ± half the range over the see
 2. CLS-epi's MAE on new scenes not worse than BaseU's (a difference smaller than the larger seed range is
    a tie; with one seed there is no range and the line says so);
 3. every model: with any one camera missing (the reference cam1 included) the MAE is at most 1.5x its
-   all-views MAE, for every seed (the worst case decides);
+   all-views MAE, for every seed (the worst case decides); checked for the model alone and, where the
+   fallback evaluations exist, for the model with the node's fallback model;
 4. CLS-epi: NAE on 30-60 people <= 1.5x its NAE on 10-30 people (new scenes).
 
 Output: ``docs/results/plaza_robust.md`` (the table and the verdict lines) and ``docs/results/plaza_robust.json``
@@ -47,13 +50,16 @@ MODELS: dict[str, str] = {          # checkpoint name -> label, in table order
     'sls': 'SLS (l_s)',
     'cls_cat': 'CLS-cat (l_s)',
     'cls_epi_sep': 'CLS-epi (l_s, own flow encoder)',
+    'base_u_fallback': 'BaseU fallback (view dropout 0.45)',
 }
+FALLBACK_MODEL = 'base_u_fallback'
 HELDOUT: dict[str, str] = {         # record key -> held-out data set of the script
     'new': 'heldout_new_scenes',
     'train': 'heldout_train_scene',
     'dense': 'heldout_dense',
 }
 SET_KEYS = ('n', 'mae', 'nae', 'mean_gt', 'mean_pred')
+VIEW_FILES = {'views': 'each_view_missing', 'views_fb': 'each_view_missing_fallback'}  # record key -> file
 TARGETS = {'new_vs_train_mae': 1.3, 'one_view_missing_mae': 1.5, 'dense_vs_sparse_nae': 1.5}
 CARD_SECTION = 'Robustness (held-out scenes, lost cameras)'
 
@@ -137,9 +143,10 @@ def read_model(eval_dir: Path, model: str) -> dict:
         path = eval_dir / f'{model}_{name}.json'
         if path.is_file():
             rec[key] = set_record(read_json(path), path)
-    path = eval_dir / f'{model}_each_view_missing.json'
-    if path.is_file():
-        rec['views'] = views_record(read_json(path), path)
+    for key, suffix in VIEW_FILES.items():
+        path = eval_dir / f'{model}_{suffix}.json'
+        if path.is_file():
+            rec[key] = views_record(read_json(path), path)
     return rec
 
 
@@ -156,15 +163,18 @@ def collect(runs: Path) -> dict[str, dict[int, dict]]:
 
 # ---------------------------------------------------------------------------------------------- statistics
 def value_of(rec: dict, field: str) -> float | None:
-    """A number of one seed's record by field name: '<set>.<key>' ('new.mae'), 'views.all' or 'views.<index>'."""
+    """A number of one seed's record by field name: '<set>.<key>', '<views>.all' or '<views>.<index>'.
+
+    ``<set>``: 'new', 'train' or 'dense' ('new.mae'); ``<views>``: 'views', or 'views_fb' with the fallback model.
+    """
     part, key = field.split('.')
     if part not in rec:
         return None
-    if part != 'views':
+    if part not in VIEW_FILES:
         return rec[part][key]
     if key == 'all':
-        return rec['views']['all']
-    return next((v['mae'] for v in rec['views']['views'] if v['index'] == int(key)), None)
+        return rec[part]['all']
+    return next((v['mae'] for v in rec[part]['views'] if v['index'] == int(key)), None)
 
 
 def stats_of(per_seed: dict[int, dict], field: str, seeds: list[int] | None = None) -> dict | None:
@@ -186,8 +196,9 @@ def summarize(per_seed: dict[int, dict]) -> dict:
     out: dict = {'seeds': sorted(per_seed)}
     for part in HELDOUT:
         out[part] = {key: stats_of(per_seed, f'{part}.{key}') for key in SET_KEYS if key != 'n'}
-    out['views'] = {'all': stats_of(per_seed, 'views.all'),
-                    **{str(i): stats_of(per_seed, f'views.{i}') for i in view_names(per_seed)}}
+    for part in VIEW_FILES:
+        out[part] = {'all': stats_of(per_seed, f'{part}.all'),
+                     **{str(i): stats_of(per_seed, f'{part}.{i}') for i in view_names(per_seed)}}
     return out
 
 
@@ -220,10 +231,13 @@ def not_worse_check(a_seeds: dict[int, dict], b_seeds: dict[int, dict], field: s
     return {'a': a['mean'], 'b': b['mean'], **c, 'seeds': seeds, 'verdict': verdict}
 
 
-def view_missing_check(per_seed: dict[int, dict], target: float) -> dict | None:
-    """MAE with each view missing / all-views MAE per seed and view; met when the worst case is <= target."""
+def view_missing_check(per_seed: dict[int, dict], target: float, part: str = 'views') -> dict | None:
+    """MAE with each view missing / all-views MAE per seed and view; met when the worst case is <= target.
+
+    ``part``: 'views' (the model alone) or 'views_fb' (with the fallback model).
+    """
     rows = [{'seed': s, 'index': v['index'], 'view': v['view'], 'ratio': v['ratio']}
-            for s, rec in per_seed.items() if 'views' in rec for v in rec['views']['views']]
+            for s, rec in per_seed.items() if part in rec for v in rec[part]['views']]
     if not rows:
         return None
     worst = max(rows, key=lambda row: float('inf') if row['ratio'] is None else row['ratio'])
@@ -239,6 +253,9 @@ def checks(res: dict[str, dict[int, dict]]) -> dict:
         'cls_epi_vs_base_u_new_mae': not_worse_check(epi, base_u, 'new.mae') if base_u else None,
         'one_view_missing': {m: c for m in res
                              if (c := view_missing_check(res[m], TARGETS['one_view_missing_mae'])) is not None},
+        'one_view_missing_with_fallback': {
+            m: c for m in res
+            if (c := view_missing_check(res[m], TARGETS['one_view_missing_mae'], 'views_fb')) is not None},
         'cls_epi_dense_vs_sparse_nae': ratio_check(epi, 'dense.nae', 'new.nae', TARGETS['dense_vs_sparse_nae']),
     }
     return {k: v for k, v in out.items() if v}
@@ -286,16 +303,18 @@ def verdicts(chk: dict) -> list[str]:
                 'tie': 'tie (the difference is within the seed range: not worse)'}[c['verdict']]
         out.append(f'CLS-epi - BaseU MAE on new scenes = {c["a"]:.2f} - {c["b"]:.2f} = {c["diff"]:+.2f} '
                    f'({basis}): {word}.')
-    views = chk.get('one_view_missing', {})
-    for model, c in views.items():
-        w = c['worst']
-        ref = ' (the reference)' if w['index'] == 0 else ''
-        out.append(f'{MODELS[model]}: with one camera missing at most {num(w["ratio"])}x its all-views MAE '
-                   f'({w["view"]}{ref} missing, seed {w["seed"]}; target <= {c["target"]}: {met_word(c)}).')
-    if views:
-        missed = [MODELS[m] for m, c in views.items() if not c['met']]
-        out.append(f'Every model within {TARGETS["one_view_missing_mae"]}x with any one camera missing: '
-                   + (f'missed ({", ".join(missed)}).' if missed else 'met.'))
+    for key, how in (('one_view_missing', ''),
+                     ('one_view_missing_with_fallback', f' with the fallback model ({MODELS[FALLBACK_MODEL]})')):
+        views = chk.get(key, {})
+        for model, c in views.items():
+            w = c['worst']
+            ref = ' (the reference)' if w['index'] == 0 else ''
+            out.append(f'{MODELS[model]}{how}: with one camera missing at most {num(w["ratio"])}x its all-views MAE '
+                       f'({w["view"]}{ref} missing, seed {w["seed"]}; target <= {c["target"]}: {met_word(c)}).')
+        if views:
+            missed = [MODELS[m] for m, c in views.items() if not c['met']]
+            out.append(f'Every model{how} within {TARGETS["one_view_missing_mae"]}x with any one camera missing: '
+                       + (f'missed ({", ".join(missed)}).' if missed else 'met.'))
     c = chk.get('cls_epi_dense_vs_sparse_nae')
     if c:
         out.append(ratio_line('CLS-epi NAE 30-60 people / 10-30 people', c, 3))
@@ -320,17 +339,20 @@ def row(label: str, s: dict, names: dict[int, str]) -> str:
     """One table row of a model's :func:`summarize` result."""
     seeds = s['seeds']
     new, train, dense = s['new'], s['train'], s['dense']
-    lost = []
-    for index in names:
-        stat = s['views'].get(str(index))
-        lost.append('-' if not stat else f'{cell(stat, seeds)} ({mean_ratio(stat, s["views"]["all"])}x)')
+    lost = {}
+    for part in VIEW_FILES:
+        lost[part] = []
+        for index in names:
+            stat = s[part].get(str(index))
+            lost[part].append('-' if not stat else f'{cell(stat, seeds)} ({mean_ratio(stat, s[part]["all"])}x)')
     bias = '-'
     if new['mean_pred'] and new['mean_gt']:
         bias = (f'{cell(new["mean_pred"], seeds)} / {new["mean_gt"]["mean"]:.2f} '
                 f'({new["mean_pred"]["mean"] - new["mean_gt"]["mean"]:+.2f})')
     cells = [label, str(len(seeds)), cell(new['mae'], seeds), cell(train['mae'], seeds),
              mean_ratio(new['mae'], train['mae']), cell(dense['nae'], seeds, 3), cell(new['nae'], seeds, 3),
-             mean_ratio(dense['nae'], new['nae']), ' / '.join(lost) or '-', bias]
+             mean_ratio(dense['nae'], new['nae']), ' / '.join(lost['views']) or '-',
+             ' / '.join(x for x in lost['views_fb'] if x != '-') or '-', bias]
     return '| ' + ' | '.join(cells) + ' |'
 
 
@@ -346,8 +368,9 @@ def markdown(res: dict[str, dict[int, dict]], summary: dict[str, dict], lines: l
            'means; a bracket names the seeds of a cell that has fewer than its model)', '',
            f'| model (`{runs}/`) | seeds | MAE new scenes | MAE training scenes | ratio | NAE 30-60 people '
            f'| NAE 10-30 people | ratio | MAE with {" / ".join(names.values())} missing (x all views) '
+           f'| the same with the fallback model {FALLBACK_MODEL} (as the node runs) '
            '| mean prediction / GT new scenes (bias) |',
-           '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |']
+           '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |']
     out += [row(MODELS[m], summary[m], names) for m in MODELS if m in summary]
     out += ['', 'Checks:', ''] + [f'- {line}' for line in lines]
     return '\n'.join(out) + '\n'
@@ -371,6 +394,10 @@ def card_section(rec: dict) -> str:
     if 'views' in rec:
         lost = ' / '.join(f'{v["view"]} {v["mae"]:.2f} ({num(v["ratio"])}x)' for v in rec['views']['views'])
         lines += ['', f'With one camera missing (new scenes, all-views MAE {rec["views"]["all"]:.2f}): {lost}.']
+    if 'views_fb' in rec:
+        lost = ' / '.join(f'{v["view"]} {v["mae"]:.2f} ({num(v["ratio"])}x)' for v in rec['views_fb']['views'])
+        lines += ['', f'With the node\'s fallback model (`models/plaza_{FALLBACK_MODEL}.pt`, `fallback_when: '
+                      f'any_missing` in `config/counting.yaml`) estimating those frame sets: {lost}.']
     return '\n'.join(lines)
 
 

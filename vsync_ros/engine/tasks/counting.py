@@ -138,16 +138,20 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
         inputs = {'images': b['images'], 'view_valid': b['view_valid']}
         if failover == 'unsynced':
             inputs['synchronize'] = failover_synchronize(b['view_valid'])
-        out = model(inputs, with_sync_targets=False)
-        use_fallback = torch.zeros(out['count'].shape[0], dtype=torch.bool)
+        use_fallback = torch.zeros(b['view_valid'].shape[0], dtype=torch.bool)
         if fallback is not None:
             use_fallback = fallback_samples(b['view_valid'].cpu(), fallback_when)
-            if bool(use_fallback.any()):
-                other = fallback(inputs, with_sync_targets=False)
+        out = None if bool(use_fallback.all()) else model(inputs, with_sync_targets=False)
+        if bool(use_fallback.any()):
+            other = fallback(inputs, with_sync_targets=False)
+            other = {'count': other['count'],
+                     'density': other['density'] * (model.cfg.density_scale / fallback.cfg.density_scale)}
+            if out is None:  # every sample of the batch goes to the fallback: the primary is not run
+                out = other
+            else:
                 pick = use_fallback.to(out['count'].device)
                 out = {'count': torch.where(pick, other['count'], out['count']),
-                       'density': torch.where(pick.view(-1, 1, 1, 1), other['density'] * (
-                           model.cfg.density_scale / fallback.cfg.density_scale), out['density'])}
+                       'density': torch.where(pick.view(-1, 1, 1, 1), other['density'], out['density'])}
         pred = out['count']
         game = None
         if 'gp_density' in batch:
