@@ -16,8 +16,9 @@ file's fallback model (it belongs to the shipped model); ``fallback_checkpoint:=
 ``rig`` is a preset (``plaza``, ``studio``: the replay's cameras) or a rig folder written by ``vsync-rig
 import``. A rig folder sets the sync node's ``rig`` (its calibration and ground region, checked against the
 checkpoint), ``camera_topics`` / ``camera_info_topics`` (``/<camera>/image_raw``, ``/<camera>/camera_info``
-for each of its cameras) and ``failover_order`` (views 1 .. V-1) over the params file, and the replay
-(``use_replay:=true``) renders its cameras in its ground region.
+for each of its cameras) and ``failover_order`` (views 1 .. V-1) over the params file, clears the params file's
+``fallback_checkpoint`` unless one is given, and the replay (``use_replay:=true``) renders its cameras in its
+ground region.
 """
 from __future__ import annotations
 
@@ -88,7 +89,10 @@ def rig_overrides(launch_configurations: Mapping[str, str]) -> dict:
 def sync_node_actions(context: LaunchContext) -> list[LifecycleNode]:
     """The sync node (OpaqueFunction body): the params file, then the rig folder's and the given overrides."""
     parameters = [LaunchConfiguration('params_file')]
-    overrides = {**rig_overrides(context.launch_configurations), **given_overrides(context.launch_configurations)}
+    rig, given = rig_overrides(context.launch_configurations), given_overrides(context.launch_configurations)
+    if rig and 'fallback_checkpoint' not in given:
+        given['fallback_checkpoint'] = ''  # the params file's fallback model belongs to another rig
+    overrides = {**rig, **given}
     if overrides:
         parameters.append(overrides)
     return [LifecycleNode(

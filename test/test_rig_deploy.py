@@ -137,7 +137,9 @@ def test_launch_rig_folder_sets_the_sync_node_rig_and_topics(counting_launch, fo
     monkeypatch.chdir(tmp_path)
     params = _sync_node_parameters(counting_launch, rig='rigs/mine', checkpoint='runs/mine.pt')
     assert len(params) == 2  # the params file, then the rig folder's and the given overrides
-    assert params[-1] == {**rig_node_parameters(str(folder)), 'checkpoint': 'runs/mine.pt'}
+    assert params[-1] == {**rig_node_parameters(str(folder)), 'checkpoint': 'runs/mine.pt', 'fallback_checkpoint': ''}
+    params = _sync_node_parameters(counting_launch, rig='rigs/mine', fallback_checkpoint='runs/mine_fb.pt')
+    assert params[-1]['fallback_checkpoint'] == 'runs/mine_fb.pt'  # given: kept
     assert params[-1]['rig'] == str(folder.resolve()) and params[-1]['camera_topics'][1] == '/east/image_raw'
     assert len(_sync_node_parameters(counting_launch, rig='plaza')) == 1  # a preset: the params file as it is
     assert len(_sync_node_parameters(counting_launch)) == 1

@@ -187,3 +187,20 @@ def test_a_corrupt_or_incomplete_file_is_named(runs, tmp_path, capsys):
 
 def test_one_seed_prints_the_value_without_a_range():
     assert fmt(seed_stats([3.03])) == '3.03' and fmt(seed_stats([3.0, 3.4])) == '3.20 ± 0.20'
+
+
+def test_the_fallback_models_card_is_created_with_its_role(runs, tmp_path):
+    from pipeline_support import make_checkpoint
+    write_model(runs, 0, 'base_u_fallback', (1.6, 0.13, 12.5), 1.8, 0.12, (1.6, [1.5, 1.2, 1.3]))
+    cards = tmp_path / 'models'
+    cards.mkdir()
+    make_checkpoint(cards / 'plaza_base_u_fallback.pt', 'base')
+    out = ['--out-md', str(tmp_path / 'a.md'), '--out-json', str(tmp_path / 'a.json')]
+    assert rr.main(['--runs', str(runs), *out, '--cards', str(cards)]) == 0
+    card = (cards / 'plaza_base_u_fallback.md').read_text()
+    assert card.startswith('# plaza_base_u_fallback.pt\n\n- Regime:') and 'fallback model' in card
+    assert '| evaluated as |' not in card                              # no empty table
+    assert f'## {rr.CARD_SECTION}' in card and 'cam1 1.50 (0.94x)' in card
+    assert rr.main(['--runs', str(runs), *out, '--cards', str(cards)]) == 0
+    assert (cards / 'plaza_base_u_fallback.md').read_text() == card     # kept, section replaced in place
+    assert 'BaseU fallback (view dropout 0.45)' in (tmp_path / 'a.md').read_text()

@@ -434,14 +434,25 @@ def test_fallback_model_estimates_while_the_reference_is_lost(ros, tmp_path):
         for pub in pubs:
             ros.probe.destroy_publisher(pub)
         ros.remove(node)
-    # a fallback of another task or a missing file: configure fails with the parameter named
-    node = SyncNode(None, node_name='bad_fallback', context=ros.context, parameter_overrides=[
-        Parameter('checkpoint', value=str(primary)), Parameter('fallback_checkpoint', value=str(tmp_path / 'no.pt'))])
-    try:
-        assert node.core is None and node.lifecycle_state == 'unconfigured'
-        assert 'fallback_checkpoint' in node.configure_problem and 'no.pt' in node.configure_problem
-    finally:
-        node.destroy_node()
+    # a missing fallback file or one of another rig: an error naming it, and the primary model runs alone
+    import dataclasses
+
+    from pipeline_support import make_checkpoint
+
+    from vsync_ros.geometry.presets import rig as preset_rig
+    cams = [dataclasses.replace(c, t=c.t + np.array([0.0, 0.5, 0.0])) if c.name == 'cam3' else c
+            for c in preset_rig('plaza', 0.5)[0]]
+    other = make_checkpoint(tmp_path / 'other.pt', 'base', cams, TEST_REGION, seed=5)
+    cases = (('no_fallback', tmp_path / 'no.pt', 'does not exist'), ('other_fallback', other, 'view 2 (cam3)'))
+    for name, path, why in cases:
+        node = SyncNode(None, node_name=name, context=ros.context, parameter_overrides=[
+            Parameter('checkpoint', value=str(primary)), Parameter('fallback_checkpoint', value=str(path))])
+        try:
+            assert node.lifecycle_state == 'active' and node.pipeline.method == 'cls_epi'
+            assert not isinstance(node.pipeline, FallbackPipeline)
+            assert str(path) in node.fallback_problem and why in node.fallback_problem, node.fallback_problem
+        finally:
+            node.destroy_node()
 
 
 def test_unusable_checkpoint_leaves_the_node_unconfigured_with_the_reason(ros, tmp_path):

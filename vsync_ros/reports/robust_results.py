@@ -416,11 +416,34 @@ def replace_section(text: str, title: str, body: str) -> str:
     return ''.join(lines[:start]) + section + ('\n' + rest if rest else '')
 
 
+FALLBACK_ROLE = (
+    'Role: the sync node\'s **fallback model** (`fallback_checkpoint` in `config/counting.yaml`, with '
+    '`fallback_when: any_missing`): it estimates the frame sets in which a camera is missing or stale, which the '
+    'primary models were not trained for. It is the shipped BaseU fine-tuned on mostly degraded frame sets (view '
+    'dropout 0.45 per view, at least one view kept), so its all-views accuracy is not what it is for.')
+
+
+def fallback_card(checkpoint: Path) -> str:
+    """The head of the fallback model's card: :func:`vsync_ros.reports.results.model_card` plus its role."""
+    from vsync_ros.reports.results import model_card
+
+    head = model_card(checkpoint, []).rstrip()
+    head = head.rsplit('\n\n', 1)[0] if head.endswith('| --- | --- | ---: | ---: | ---: |') else head
+    return f'{head}\n\n{FALLBACK_ROLE}\n'
+
+
 def update_cards(res: dict[str, dict[int, dict]], cards_dir: Path) -> list[Path]:
-    """Write the section into ``cards_dir/plaza_<model>.md`` of every seed-0 model whose card exists."""
+    """Write the section into ``cards_dir/plaza_<model>.md`` of every seed-0 model whose card exists.
+
+    The fallback model's card is created first when its checkpoint ``cards_dir/plaza_base_u_fallback.pt`` is
+    there without a card (:func:`fallback_card`).
+    """
     written = []
     for model, per_seed in res.items():
         card = cards_dir / f'plaza_{model}.md'
+        ckpt = card.with_suffix('.pt')
+        if model == FALLBACK_MODEL and 0 in per_seed and ckpt.is_file() and not card.is_file():
+            card.write_text(fallback_card(ckpt))
         if 0 in per_seed and card.is_file():
             card.write_text(replace_section(card.read_text(), CARD_SECTION, card_section(per_seed[0])))
             written.append(card)

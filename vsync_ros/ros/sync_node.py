@@ -479,12 +479,12 @@ class SyncNode(LifecycleNode):
             self.get_logger().info(f'loading {ckpt} on device {p["device"]} for rig {label} '
                                    f'({", ".join(c.name for c in cameras)})')
             pipeline = open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
-                                     tolerance_px=float(p['calibration_tolerance_px']), **self._fallback_options(p))
+                                     tolerance_px=float(p['calibration_tolerance_px']))
             problem = rig_region_problem(pipeline, region)
             if problem:
                 raise RuntimeError(f'rig {label} does not match checkpoint {ckpt}: {problem}. Retrain on this rig '
                                    'or give the ground region the model was trained with (vsync-rig import --region)')
-            return pipeline
+            return self._with_fallback(pipeline, p)
         if p['calibration_files']:
             from vsync_ros.geometry import load_cameras
             try:
@@ -492,18 +492,32 @@ class SyncNode(LifecycleNode):
             except CalibrationError as exc:
                 raise RuntimeError(f'calibration files not usable: {exc}') from exc
         self.get_logger().info(f'loading {ckpt} on device {p["device"]}')
-        return open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
-                             tolerance_px=float(p['calibration_tolerance_px']), **self._fallback_options(p))
+        return self._with_fallback(open_pipeline(ckpt, device=p['device'], task=p['task'], cameras=cameras,
+                                                 tolerance_px=float(p['calibration_tolerance_px'])), p)
 
-    @staticmethod
-    def _fallback_options(p: dict) -> dict:
-        """``load_pipeline`` options of the fallback_checkpoint / fallback_when parameters ({} without one)."""
+    def _with_fallback(self, primary: FramePipeline, p: dict) -> FramePipeline:
+        """``primary`` paired with the fallback_checkpoint model, or ``primary`` alone.
+
+        A fallback that cannot serve (missing or unreadable file, another rig or ground grid, a pose node) is
+        not used: an error names the file and the reason, the node runs the primary model alone, and
+        /diagnostics shows it (``fallback_model``).
+        """
+        self.fallback_problem = ''
         if not p['fallback_checkpoint']:
-            return {}
-        if p['task'] != 'counting':
-            raise ValueError(f'fallback_checkpoint serves counting models; task is {p["task"]!r}: leave it empty')
-        return {'fallback_checkpoint': str(paths.resolve(p['fallback_checkpoint'])),
-                'fallback_when': p['fallback_when']}
+            return primary
+        path = str(paths.resolve(p['fallback_checkpoint']))
+        try:
+            if p['task'] != 'counting':
+                raise ValueError(f'it serves counting models and the task is {p["task"]!r}')
+            self.get_logger().info(f'loading fallback model {path} (fallback_when {p["fallback_when"]})')
+            backup = open_pipeline(path, device=p['device'], task='counting')
+            from vsync_ros.inference.fallback import FallbackPipeline  # torch is loaded by now
+            return FallbackPipeline(primary, backup, p['fallback_when'])
+        except Exception as exc:  # noqa: BLE001 - the primary model still runs
+            self.fallback_problem = f'fallback_checkpoint {path} not used: {exc}'
+            self.get_logger().error(f'{self.fallback_problem}; running without a fallback model (frame sets with a '
+                                    'camera missing are estimated by the primary model, flagged degraded)')
+            return primary
 
     def _build(self, pipeline: FramePipeline) -> None:
         """Everything that needs the model but no traffic: frame store, core, inference thread, publishers."""
@@ -769,6 +783,8 @@ class SyncNode(LifecycleNode):
         if fallback is not None:
             model.values['fallback_model'] = f'{fallback.method} ({fallback.checkpoint}) when {self.pipeline.when}'
             model.values['fallback_runs'] = str(self.pipeline.fallback_runs)
+        elif getattr(self, 'fallback_problem', ''):
+            model.values['fallback_model'] = f'none: {self.fallback_problem}'
         statuses.append(model)
         statuses.append(estimate_status(core.stats.last_estimate, self.names, self.get_name(),
                                         core.degraded_output, core.stats.degraded_estimates,
