@@ -116,3 +116,25 @@ def test_bad_drop_view_options(tiny, capsys):
     assert 'cannot drop every view' in capsys.readouterr().err
     assert eval_main([*args, '--drop-view', '0', '--each-view-missing']) == 2
     assert 'not both' in capsys.readouterr().err
+
+
+def test_coverage_deficit_script_sums_the_evaluated_counts(tiny, capsys):
+    """scripts/coverage_deficit.py: its per-coverage sums add up to vsync-eval's counts and ground truth."""
+    import importlib.util
+    from pathlib import Path
+    ds, ckpt, root = tiny
+    path = Path(__file__).resolve().parents[1] / 'scripts' / 'coverage_deficit.py'
+    spec = importlib.util.spec_from_file_location('coverage_deficit', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(['--checkpoint', str(ckpt), '--data', str(root / 'data'), '--drop-view', '0', '--every', '1']) == 0
+    out = capsys.readouterr().out
+    res = evaluate_model(load_pipeline(ckpt, 'cpu').model, ds, CPU, drop_views=[0], failover='unsynced')
+    pred = sum(r['pred'] for r in res['per_frame'])
+    true = float(sum(ds[k]['gp_density'].sum() for k in range(len(ds))))
+    assert f'all cells: predicted {pred:.1f}, true {true:.1f}' in out
+    groups = [line for line in out.splitlines() if 'cells seen by' in line]
+    assert len(groups) == 3 and sum(float(g.split('predicted ')[1].split(',')[0]) for g in groups) == \
+        pytest.approx(pred, abs=0.2)
+    with pytest.raises(SystemExit, match='--drop-view 5'):
+        mod.main(['--checkpoint', str(ckpt), '--data', str(root / 'data'), '--drop-view', '5'])

@@ -420,7 +420,7 @@ FALLBACK_ROLE = (
     'Role: the sync node\'s **fallback model** (`fallback_checkpoint` in `config/counting.yaml`, with '
     '`fallback_when: any_missing`): it estimates the frame sets in which a camera is missing or stale, which the '
     'primary models were not trained for. It is the shipped BaseU fine-tuned on mostly degraded frame sets (view '
-    'dropout 0.45 per view, at least one view kept), so its all-views accuracy is not what it is for.')
+    'dropout 0.45 per view, at least one view kept, 1200 steps at lr 2e-4).')
 
 
 def fallback_card(checkpoint: Path) -> str:
