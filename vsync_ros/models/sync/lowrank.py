@@ -148,7 +148,7 @@ def _truncate(us: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, total: float,
 
 
 def _sum_squares(block: torch.Tensor, chunk: int) -> float:
-    """sum of block ** 2 in float64, ``chunk`` rows at a time (no float64 copy of the whole block)."""
+    """Sum of ``block ** 2`` in float64, ``chunk`` rows at a time (no float64 copy of the whole block)."""
     return sum(float(torch.linalg.vector_norm(block[a:b], dtype=torch.float64) ** 2)
                for a, b in _chunks(block.shape[0], chunk))
 
