@@ -44,7 +44,8 @@ class SyncConfig:
             'direct' (build the (Hr*Wr, Ho, Wo) correlation, the reference path), 'factorized' (fold the
             reference features into the conv weights, :mod:`vsync_ros.models.sync.lowrank`; epipolar
             weights stored as low-rank factors) or 'auto' (per camera pair and level, the form with the
-            smaller estimated cost). Same parameters and checkpoints for all three.
+            smaller estimated time, :func:`~vsync_ros.models.sync.lowrank.choose_form`). Same parameters and
+            checkpoints for all three.
         epipolar_rank_tol: relative energy sum_{i>R} s_i^2 / sum_i s_i^2 of the epipolar weights'
             singular values discarded by the factorized form (CLS-epi); CLS-cor is exact (rank 1). The
             default 1e-4 (a relative Frobenius error of 1 % in the weights) moved the counts of the shipped
