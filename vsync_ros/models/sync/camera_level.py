@@ -102,9 +102,12 @@ class CameraLevelSync(nn.Module):
                     else:
                         m = self.matching(f_ref, f_oth, pair, k)
                         if prev is not None:
-                            m = m - self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
-                                                  pair, k)
+                            coarse = self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
+                                                   pair, k)
+                            m = m - coarse if torch.is_grad_enabled() else m.sub_(coarse)
+                            del coarse
                         residual = net(m)
+                        del m
                     flow = residual if flow_up is None else flow_up + residual
                     prev = (f_ref, f_oth)
                 else:

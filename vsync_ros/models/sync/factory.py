@@ -14,7 +14,7 @@ from torch import nn
 from vsync_ros.geometry import Camera, epipolar_weight_mask
 from vsync_ros.models.sync.camera_level import CameraLevelSync
 from vsync_ros.models.sync.config import SyncConfig
-from vsync_ros.models.sync.lowrank import choose_form, epipolar_weight_rows, low_rank_factors
+from vsync_ros.models.sync.lowrank import choose_form, dense_rows, epipolar_weight_rows, low_rank_factors
 from vsync_ros.models.sync.matching import ConcatMatching, CorrelationMatching
 from vsync_ros.models.sync.motion import scaled_widths
 
@@ -112,6 +112,8 @@ def correlation_plan(cfg: SyncConfig, method: str, feat_channels: int, cameras: 
     (:func:`~vsync_ros.models.sync.lowrank.choose_form`) with the rank the tolerance
     ``cfg.epipolar_rank_tol`` needs (CLS-epi; a truncated SVD of each mask, computed once) or rank 1
     (CLS-cor). The coarsest matched level has one correlation term, the finer ones two (the difference).
+    Masks are built a block of rows at a time (:func:`~vsync_ros.models.sync.lowrank.dense_rows`), never as
+    float64 (Hr*Wr, Ho*Wo) arrays; a full float32 mask is kept only for the keys evaluated directly.
     """
     out_channels = scaled_widths(cfg.flow_width)[0]
     coarsest = max(cfg.corr_levels)
@@ -127,14 +129,14 @@ def correlation_plan(cfg: SyncConfig, method: str, feat_channels: int, cameras: 
                 plan.forms[key] = choose_form(cfg.correlation, c, p, feat_channels, out_channels, cfg.flow_kernel,
                                               terms, 1, False)
                 continue
-            args = dict(stride=level_strides[k], sigma=cfg.epipolar_sigma, kernel=cfg.epipolar_kernel,
-                        sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px, ref_hw=hw, other_hw=hw)
+            rows = epipolar_weight_rows(cameras[reference], cameras[view], stride=level_strides[k],
+                                        sigma=cfg.epipolar_sigma, kernel=cfg.epipolar_kernel,
+                                        sigma_in_feature_px=cfg.epipolar_sigma_in_feature_px, ref_hw=hw, other_hw=hw)
             if cfg.correlation == 'direct':
                 plan.forms[key] = 'direct'
-                plan.full[key] = epipolar_weight_mask(cameras[reference], cameras[view], **args)
+                plan.full[key] = dense_rows(rows, c).reshape(c, *hw)
                 continue
-            low = low_rank_factors(epipolar_weight_rows(cameras[reference], cameras[view], **args), (c, p),
-                                   cfg.epipolar_rank_tol)
+            low = low_rank_factors(rows, (c, p), cfg.epipolar_rank_tol)
             plan.ranks[key] = low.rank
             plan.rel_energy[key] = low.rel_energy
             plan.forms[key] = choose_form(cfg.correlation, c, p, feat_channels, out_channels, cfg.flow_kernel,
@@ -142,7 +144,7 @@ def correlation_plan(cfg: SyncConfig, method: str, feat_channels: int, cameras: 
             if plan.forms[key] == 'factorized':
                 plan.factors[key] = (low.u, low.v.view(low.rank, *hw))
             else:
-                plan.full[key] = epipolar_weight_mask(cameras[reference], cameras[view], **args)
+                plan.full[key] = dense_rows(rows, c).reshape(c, *hw)
     return plan
 
 

@@ -48,6 +48,26 @@ from vsync_ros.models.sync.config import CORRELATION_FORMS
 
 CORR_EPS = 1e-8
 
+FACTORIZED_RATE_PENALTY = 1.4
+"""Time per multiply-add of the factorized first layer over the direct one's.
+
+Measured on 2 CPU threads (torch 2.13, AMD EPYC with AVX2) at the paper and small sizes
+(F = 32 / 16 features, O = 128 / 32 outputs, 9x12 ... 72x96 maps, ranks 1-16): the direct form's
+correlation + 5x5 conv over H*W channels ran at 30-45 G multiply-adds/s, the factorized form's
+weight product + conv over R*F channels at 20-34 G/s. ``choose_form('auto')`` weighs the factorized
+estimate with it, so near-ties (e.g. the small config's 24x18 level at rank 7) stay direct.
+"""
+
+BMM_MAX_COLUMNS = 128
+""":func:`weight_product` with at most this many columns M: one batched matmul over the output channels;
+more: one GEMM per block of ``WEIGHT_CHUNK`` reference locations on a re-laid-out slice of the weight.
+Measured at 6912 reference locations, O = 128, K = 5, 2 threads (ms, bmm / blocked GEMM / the 1x1
+convolution of the weight used before): M = 64: 49 / 67 / 101, 256: 198 / 172 / 217,
+448: 382 / 275 / 411; at 1728 locations the three are within 15 %."""
+
+WEIGHT_CHUNK = 512
+"""Reference locations per block of :func:`weight_product` (the copied weight slice is O*K*K x 512 floats)."""
+
 RowFn = Callable[[int, int], np.ndarray]
 
 
@@ -78,8 +98,8 @@ def epipolar_weight_rows(cam_ref: Camera, cam_other: Camera, stride: int, sigma:
     """Row blocks of :func:`vsync_ros.geometry.epipolar_weight_mask` without building the whole mask.
 
     Returns:
-        ``rows(start, stop)`` -> (stop - start, Ho * Wo) float64 copy of the float32 weights of reference
-        locations ``start:stop`` (row-major), equal to the corresponding rows of the full mask.
+        ``rows(start, stop)`` -> (stop - start, Ho * Wo) float32 weights of reference locations
+        ``start:stop`` (row-major), equal to the corresponding rows of the full mask.
     """
     if sigma <= 0 or not math.isfinite(sigma):
         raise ValueError(f'epipolar sigma must be positive, got {sigma}')
@@ -94,13 +114,26 @@ def epipolar_weight_rows(cam_ref: Camera, cam_other: Camera, stride: int, sigma:
         if sigma_in_feature_px:
             d = d / stride
         w = np.exp(-0.5 * (d / sigma) ** 2) if kernel == 'gauss' else np.exp(-d / sigma)
-        return w.astype(np.float32).astype(np.float64)
+        return w.astype(np.float32)
 
     return rows
 
 
 def _chunks(m: int, chunk: int) -> list[tuple[int, int]]:
     return [(i, min(m, i + chunk)) for i in range(0, m, chunk)]
+
+
+def dense_rows(rows: RowFn, m: int, chunk: int = 1024) -> np.ndarray:
+    """The whole (m, n) float32 matrix of ``rows``, filled ``chunk`` rows at a time.
+
+    Peak memory is the result plus one block's float64 temporaries (``chunk`` x n), not a float64 (m, n).
+    """
+    first = rows(0, min(m, chunk))
+    out = np.empty((m, first.shape[1]), dtype=np.float32)
+    out[:first.shape[0]] = first
+    for a, b in _chunks(m, chunk)[1:]:
+        out[a:b] = rows(a, b)
+    return out
 
 
 def _truncate(us: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, total: float, tol: float,
@@ -114,24 +147,32 @@ def _truncate(us: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, total: float,
                    float(tail[rank - 1]), randomized)
 
 
+def _sum_squares(block: torch.Tensor, chunk: int) -> float:
+    """Sum of ``block ** 2`` in float64, ``chunk`` rows at a time (no float64 copy of the whole block)."""
+    return sum(float(torch.linalg.vector_norm(block[a:b], dtype=torch.float64) ** 2)
+               for a, b in _chunks(block.shape[0], chunk))
+
+
 def low_rank_factors(rows: RowFn, shape: tuple[int, int], tol: float, exact_limit: int = 1_500_000,
                      dense_limit: int = 64 * 2 ** 20, chunk: int = 1024, start_rank: int = 32,
                      power_iters: int = 2, seed: int = 0) -> LowRank:
-    """Truncated SVD of an (m, n) matrix given by row blocks, keeping relative discarded energy <= ``tol``.
+    """Truncated SVD of an (m, n) matrix given by float32 row blocks, keeping relative discarded energy <= ``tol``.
 
     Matrices with at most ``exact_limit`` entries get a full float64 SVD; larger ones a randomized range
     finder (Gaussian sketch, ``power_iters`` power iterations in float32, block size doubled from
     ``start_rank`` until the captured energy meets the tolerance; B = Q^T M, QR and SVD in float64). Up to
-    ``dense_limit`` entries the matrix is held once in float32 (4 bytes per entry, build time only);
-    beyond, it is recomputed in blocks of ``chunk`` rows at every pass.
+    ``dense_limit`` entries the matrix is held once in float32 (4 bytes per entry, build time only; filled
+    ``chunk`` rows at a time, never copied to float64 as a whole); beyond, it is recomputed in blocks of
+    ``chunk`` rows at every pass. Build-time memory: the float32 matrix (when dense) plus O(chunk * n)
+    float64 temporaries and the (m + n) x block-size sketches.
     """
     m, n = shape
     if m * n <= exact_limit:
-        mat = torch.from_numpy(rows(0, m))
+        mat = torch.from_numpy(rows(0, m)).double()
         u, s, vh = torch.linalg.svd(mat, full_matrices=False)
         return _truncate(u, s, vh, float((mat ** 2).sum()), tol, False)
     if m * n <= dense_limit:
-        dense = torch.from_numpy(rows(0, m)).float()
+        dense = torch.from_numpy(dense_rows(rows, m, chunk))
         blocks = [(0, m)]
 
         def block(a: int, b: int) -> torch.Tensor:
@@ -140,7 +181,7 @@ def low_rank_factors(rows: RowFn, shape: tuple[int, int], tol: float, exact_limi
         blocks = _chunks(m, chunk)
 
         def block(a: int, b: int) -> torch.Tensor:
-            return torch.from_numpy(rows(a, b)).float()
+            return torch.from_numpy(rows(a, b))
 
     def times(x: torch.Tensor) -> torch.Tensor:           # M @ x, (m, q)
         x32 = x.float()
@@ -154,7 +195,7 @@ def low_rank_factors(rows: RowFn, shape: tuple[int, int], tol: float, exact_limi
                 out += mb.double().T @ y[a + a2:a + b2] if exact else (mb.T @ y[a + a2:a + b2].float()).double()
         return out
 
-    total = sum(float((block(a, b).double() ** 2).sum()) for a, b in blocks)
+    total = sum(_sum_squares(block(a, b), chunk) for a, b in blocks)
     gen = torch.Generator().manual_seed(seed)
     q = min(start_rank, m, n)
     while True:
@@ -182,13 +223,41 @@ def factorized_cost(c: int, p: int, feat: int, out: int, kernel: int, terms: int
 
 def choose_form(mode: str, c: int, p: int, feat: int, out: int, kernel: int, terms: int, rank: int,
                 epipolar: bool) -> str:
-    """'direct' or 'factorized' for ``mode`` ('auto' = the one with the smaller estimated cost)."""
+    """'direct' or 'factorized' for ``mode``.
+
+    'auto' = the one with the smaller estimated time: multiply-adds (:func:`direct_cost`,
+    :func:`factorized_cost`), the factorized ones weighted by :data:`FACTORIZED_RATE_PENALTY`.
+    """
     if mode not in CORRELATION_FORMS:
         raise ValueError(f'unknown correlation form {mode!r} (known: {list(CORRELATION_FORMS)})')
     if mode != 'auto':
         return mode
-    fact = factorized_cost(c, p, feat, out, kernel, terms, rank)
+    fact = FACTORIZED_RATE_PENALTY * factorized_cost(c, p, feat, out, kernel, terms, rank)
     return 'factorized' if fact < direct_cost(c, p, feat, out, kernel, terms, epipolar) else 'direct'
+
+
+def weight_product(weight: torch.Tensor, left_t: torch.Tensor, chunk: int = WEIGHT_CHUNK) -> torch.Tensor:
+    """(O, K*K, M) product sum_c W[o, c, kh, kw] left_t[c, m] of a conv weight with per-frame columns.
+
+    Args:
+        weight: (O, C, K, K) conv weight (as stored; never copied whole).
+        left_t: (C, M) columns (any strides).
+        chunk: reference locations per block when M > :data:`BMM_MAX_COLUMNS`.
+
+    Returns:
+        (O, K*K, M), entry [o, kh * K + kw, m].
+    """
+    o, c = weight.shape[:2]
+    kk = weight.shape[2] * weight.shape[3]
+    m = left_t.shape[1]
+    wv = weight.reshape(o, c, kk)
+    if m <= BMM_MAX_COLUMNS:
+        return torch.bmm(wv.transpose(1, 2), left_t.unsqueeze(0).expand(o, c, m))
+    out = None
+    for a, b in _chunks(c, chunk):
+        wm = wv[:, a:b].transpose(1, 2).reshape(o * kk, b - a)      # (O*K*K, b - a) copy of a slice
+        out = wm @ left_t[a:b] if out is None else out.addmm_(wm, left_t[a:b])
+    return out.view(o, kk, m)
 
 
 def factorized_first_conv(conv: nn.Conv2d, terms: Sequence[tuple[float, torch.Tensor, torch.Tensor]],
@@ -228,13 +297,13 @@ def factorized_first_conv(conv: nn.Conv2d, terms: Sequence[tuple[float, torch.Te
         norm = torch.einsum('nrf,nrfc->nc', s, au) + CORR_EPS          # (N, C): n_c + eps
         lefts.append((au * ((sign * scale) / norm)[:, None, None, :]).flatten(1, 2))   # (N, J_t, C)
         rights.append(bv.flatten(1, 2))                              # (N, J_t, Ho, Wo)
-    left = torch.cat(lefts, 1)                                       # (N, J, C)
-    right = torch.cat(rights, 1)                                     # (N, J, Ho, Wo)
+    left = torch.cat(lefts, 1) if len(lefts) > 1 else lefts[0]       # (N, J, C)
+    right = torch.cat(rights, 1) if len(rights) > 1 else rights[0]   # (N, J, Ho, Wo)
     j, c = left.shape[1:]
     o, k = weight.shape[0], weight.shape[-1]
-    # W'[n, o, j, kh, kw] = sum_c W[o, c, kh, kw] left[n, j, c]: a 1x1 conv of W (batch O, channels C)
-    wp = F.conv2d(weight, left.reshape(n * j, c, 1, 1))             # (O, N*J, K, K)
-    wp = wp.view(o, n, j, k, k).transpose(0, 1).reshape(n * o, j, k, k)
+    # W'[n, o, j, kh, kw] = sum_c W[o, c, kh, kw] left[n, j, c]
+    wp = weight_product(weight, left.permute(2, 0, 1).reshape(c, n * j))           # (O, K*K, N*J)
+    wp = wp.view(o, k, k, n, j).permute(3, 0, 4, 1, 2).reshape(n * o, j, k, k)
     out = F.conv2d(right.reshape(1, n * j, ho, wo), wp, None, padding=conv.padding, groups=n)
     out = out.view(n, o, ho, wo)
     return out if conv.bias is None else out + conv.bias.view(1, o, 1, 1)

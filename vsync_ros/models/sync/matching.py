@@ -32,17 +32,20 @@ def global_correlation(f_ref: torch.Tensor, f_other: torch.Tensor) -> torch.Tens
     return corr.view(n, a.shape[2], ho, wo)
 
 
-def normalize_correlation(corr: torch.Tensor, rescale: bool = True) -> torch.Tensor:
+def normalize_correlation(corr: torch.Tensor, rescale: bool = True, inplace: bool = False) -> torch.Tensor:
     """Divide each reference-location channel by its sum over view-i locations (+1e-8), as the authors.
 
     Features are non-negative (ReLU), so each channel becomes a distribution over view-i locations.
     With ``rescale`` the result is multiplied by Ho * Wo (a constant; a uniform channel becomes 1).
+    ``inplace`` overwrites ``corr`` (same values; for inference, where no graph needs it).
     """
-    total = corr.sum(dim=(2, 3), keepdim=True)
-    out = corr / (total + CORR_EPS)
-    if rescale:
-        out = out * float(corr.shape[2] * corr.shape[3])
-    return out
+    total = corr.sum(dim=(2, 3), keepdim=True) + CORR_EPS
+    scale = float(corr.shape[2] * corr.shape[3])
+    if inplace:
+        corr.div_(total)
+        return corr.mul_(scale) if rescale else corr
+    out = corr / total
+    return out * scale if rescale else out
 
 
 class ConcatMatching(nn.Module):
@@ -147,16 +150,19 @@ class CorrelationMatching(nn.Module):
                 ) -> torch.Tensor:
         """(N, C, Hr, Wr), (N, C, Ho, Wo) -> (N, Hr*Wr, Ho, Wo) normalised (weighted) correlation (direct form).
 
-        ``pair`` = (reference, view) camera indices selecting the epipolar weights (CLS-epi).
+        ``pair`` = (reference, view) camera indices selecting the epipolar weights (CLS-epi). Without
+        gradient recording the (N, Hr*Wr, Ho, Wo) tensor is weighted and normalised in place (one such
+        tensor alive instead of three; same values).
         """
         corr = global_correlation(f_ref, f_other)
+        inplace = not torch.is_grad_enabled()
         if self.use_epipolar:
             w = self.weights(pair, level)
             if w.shape != corr.shape[1:]:
                 raise ValueError(f'epipolar weights {tuple(w.shape)} do not match correlation '
                                  f'{tuple(corr.shape[1:])} (camera pair {tuple(pair)}, level {level})')
-            corr = corr * w.unsqueeze(0)
-        return normalize_correlation(corr, self.rescale)
+            corr = corr.mul_(w.unsqueeze(0)) if inplace else corr * w.unsqueeze(0)
+        return normalize_correlation(corr, self.rescale, inplace)
 
     def first_layer(self, conv: nn.Conv2d, terms: Sequence[tuple[float, torch.Tensor, torch.Tensor]],
                     pair: tuple[int, int], level: int) -> torch.Tensor:
