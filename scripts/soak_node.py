@@ -80,7 +80,7 @@ def start_node(args: argparse.Namespace) -> subprocess.Popen:
     cmd = [sys.executable, '-m', 'vsync_ros.ros.sync_node', '--ros-args', '-r', f'__node:={NODE_NAME}',
            '--params-file', str(ROOT / 'config' / 'counting.yaml'),
            '-p', f'checkpoint:={args.checkpoint}', '-p', f'device:={args.device}',
-           '-p', f'image_qos:={args.image_qos}']
+           '-p', f'image_qos:={args.image_qos}'] + [x for kv in args.param for x in ('-p', kv)]
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH', '')) if p)
     log = open(args.node_log, 'w') if args.node_log else subprocess.DEVNULL  # noqa: SIM115 - closed by the OS at exit
@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="sync_node image_qos (the publishers always use sensor_data, like a camera driver)")
     ap.add_argument('--discovery-timeout', type=float, default=120.0,
                     help='wait this long for the node to load the model and match the topics, s')
+    ap.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                    help='another sync_node parameter over config/counting.yaml (repeatable), e.g. '
+                         '"fallback_checkpoint:="')
     ap.add_argument('--node-log', default='', help='write the node output to this file')
     ap.add_argument('--json', default='', help='also write the results to this JSON file')
     args = ap.parse_args(argv)
