@@ -45,3 +45,14 @@ def make_checkpoint(path: str | Path, method: str = 'cls_epi', cameras: list[Cam
                 if isinstance(m, torch.nn.Conv2d) and m.out_channels == 2 and m.bias is not None:
                     m.bias.uniform_(-flow_bias_px, flow_bias_px)
     return save_checkpoint(path, model, cfg, model.cameras, region, {'note': 'untrained test model', 'seed': seed})
+
+
+def tiny_test_split(root: str | Path, world_seed: int):
+    """A 4-frame-set PETS-like test split at 192x144 synthesized into ``root``/data; returns its SyncDataset."""
+    from vsync_ros.data.crowd_world import CrowdWorldConfig
+    from vsync_ros.data.dataset import SyncDataset
+    from vsync_ros.data.desync import pets
+    from vsync_ros.data.generate import generate_dataset
+    generate_dataset(Path(root) / 'data', CrowdWorldConfig(image_size=(192, 144), seed=world_seed), pets(),
+                     n_train=1, n_test=4, progress=False)
+    return SyncDataset(Path(root) / 'data', 'test', gp_cell_m=0.4, load_sync=False)

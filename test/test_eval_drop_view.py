@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from pipeline_support import make_checkpoint
+from pipeline_support import make_checkpoint, tiny_test_split
 
 from vsync_ros.engine.evaluate import main as eval_main
 from vsync_ros.engine.tasks.counting import each_view_missing, evaluate_model
@@ -20,14 +20,8 @@ CPU = torch.device('cpu')
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory, one_torch_thread):
     """A 4-sample PETS-like test split at 192x144 and an untrained CLS-epi checkpoint (non-zero flows) for it."""
-    from vsync_ros.data.crowd_world import CrowdWorldConfig
-    from vsync_ros.data.dataset import SyncDataset
-    from vsync_ros.data.desync import pets
-    from vsync_ros.data.generate import generate_dataset
     root = tmp_path_factory.mktemp('drop_view')
-    generate_dataset(root / 'data', CrowdWorldConfig(image_size=(192, 144), seed=6), pets(), n_train=1, n_test=4,
-                     progress=False)
-    ds = SyncDataset(root / 'data', 'test', gp_cell_m=0.4, load_sync=False)
+    ds = tiny_test_split(root, 6)
     ckpt = make_checkpoint(root / 'cls_epi.pt', 'cls_epi', ds.cameras, ds.region, seed=2)
     return ds, ckpt, root
 

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from pipeline_support import make_checkpoint
+from pipeline_support import make_checkpoint, tiny_test_split
 
 from vsync_ros.engine.evaluate import main as eval_main
 from vsync_ros.engine.fallback_rule import needs_fallback
@@ -24,14 +24,8 @@ CPU = torch.device('cpu')
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory, one_torch_thread):
     """A 4-sample test split at 192x144 with an untrained CLS-epi primary and a base fallback for its rig."""
-    from vsync_ros.data.crowd_world import CrowdWorldConfig
-    from vsync_ros.data.dataset import SyncDataset
-    from vsync_ros.data.desync import pets
-    from vsync_ros.data.generate import generate_dataset
     root = tmp_path_factory.mktemp('fallback')
-    generate_dataset(root / 'data', CrowdWorldConfig(image_size=(192, 144), seed=8), pets(), n_train=1, n_test=4,
-                     progress=False)
-    ds = SyncDataset(root / 'data', 'test', gp_cell_m=0.4, load_sync=False)
+    ds = tiny_test_split(root, 8)
     primary = make_checkpoint(root / 'cls_epi.pt', 'cls_epi', ds.cameras, ds.region, seed=2)
     backup = make_checkpoint(root / 'base.pt', 'base', ds.cameras, ds.region, seed=5)
     return ds, primary, backup, root

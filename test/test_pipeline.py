@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from pipeline_support import make_checkpoint, plaza_calibration
+from pipeline_support import make_checkpoint, plaza_calibration, tiny_test_split
 
 from vsync_ros.engine.checkpoint import CheckpointError
 from vsync_ros.engine.tasks.counting import evaluate_model
@@ -31,14 +31,8 @@ CPU = torch.device('cpu')
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """A 4-sample PETS-like test split at 192x144 and untrained cls_epi / base checkpoints for its cameras."""
-    from vsync_ros.data.crowd_world import CrowdWorldConfig
-    from vsync_ros.data.dataset import SyncDataset
-    from vsync_ros.data.desync import pets
-    from vsync_ros.data.generate import generate_dataset
     root = tmp_path_factory.mktemp('pipeline')
-    generate_dataset(root / 'data', CrowdWorldConfig(image_size=(192, 144), seed=3), pets(), n_train=1, n_test=4,
-                     progress=False)
-    ds = SyncDataset(root / 'data', 'test', gp_cell_m=0.4, load_sync=False)
+    ds = tiny_test_split(root, 3)
     ckpts = {m: make_checkpoint(root / f'{m}.pt', m, ds.cameras, ds.region, seed=1) for m in ('cls_epi', 'base')}
     return ds, ckpts, root
 
