@@ -422,6 +422,8 @@ def test_fallback_model_estimates_while_the_reference_is_lost(ros, tmp_path):
         alone = load_pipeline(primary, 'cpu').run([None, frames[1], frames[2]], 1).count
         assert got.point.x == pytest.approx(spare, rel=1e-4) and spare != pytest.approx(alone, rel=1e-3)
         assert wait_for(lambda: ros.logs('sync_fallback', Log.WARN, 'fallback model base'))
+        est = node.core.stats.last_estimate
+        assert est.degraded and 'cam1' in est.reason and 'estimate from the fallback model base' in est.reason
 
         def fallback_diag():
             return [diag_values(s) for m in ros.msgs('/sync_fallback/diagnostics') for s in m.status

@@ -52,7 +52,8 @@ def assess(stamp_ns: int, reference: int, model_reference: int, views: Sequence[
     Degraded when fewer than the model's ``n_views`` views were fused, when the reference is not the
     model's reference (fail-over), or when the pipeline itself reported a degradation ``note``.
     ``why_missing`` gives a short reason per missing view (e.g. 'stale', 'disabled'); the reason text
-    names views, never ages, so it stays the same while the situation does.
+    names views, never ages, so it stays the same while the situation does. A ``note`` is appended to the
+    reason (e.g. which fallback model made the estimate, or that the views were fused unsynchronized).
     """
     fused = tuple(sorted(int(v) for v in views))
     why = why_missing or {}
@@ -64,7 +65,7 @@ def assess(stamp_ns: int, reference: int, model_reference: int, views: Sequence[
     if reference != model_reference:
         parts.append(f'reference is {names[reference]}, not the training reference {names[model_reference]} '
                      '(fail-over)')
-    if note and not parts:
+    if note:
         parts.append(note)
     return EstimateStatus(int(stamp_ns), int(reference), int(model_reference), fused, missing, bool(parts),
                           '; '.join(parts))
