@@ -42,11 +42,14 @@ TINY = {  # appended to each README command: small and fast, nothing else change
 }
 
 
-def readme_commands() -> list[list[str]]:
-    """The commands of the first code block under README "## Your own cameras" (comments dropped)."""
+def readme_commands(containing: str = '') -> list[list[str]]:
+    """The commands of the first code block under README "## Your own cameras" that contains ``containing``
+    (comments dropped, backslash-continued lines joined)."""
     text = (ROOT / 'README.md').read_text()
     section = text[text.index('## Your own cameras'):]
-    block = re.search(r'```bash\n(.*?)```', section, re.S).group(1)
+    section = section[:section.index('\n## ', 1)]
+    block = next(b for b in re.findall(r'```bash\n(.*?)```', section, re.S) if containing in b)
+    block = block.replace('\\\n', ' ')
     return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
 
 
@@ -170,3 +173,35 @@ def test_trained_checkpoint_counts_on_the_rig_and_is_refused_elsewhere(walkthrou
     with pytest.raises(RuntimeError, match=r'view 1 \(east\): calibration differs') as err:
         open_pipeline(str(ckpt), device='cpu', cameras=other)
     assert 'north' not in str(err.value) and 'retrain on this camera rig' in str(err.value)
+
+
+def test_readme_fallback_model_for_ones_own_rig(walkthrough, capsys, monkeypatch):
+    """The README's fallback block: train a BaseU, fine-tune it with view dropout, evaluate the pair, load it."""
+    monkeypatch.chdir(walkthrough)
+    if not (walkthrough / 'runs' / 'mine_cls_epi.pt').is_file():
+        pytest.skip('the walkthrough test did not train the checkpoint')
+    commands = readme_commands('mine_base_u_fallback')
+    assert [c[0] for c in commands] == ['vsync-train', 'vsync-train', 'vsync-eval', 'ros2'], commands
+    base, fallback, ev, launch = commands
+    assert launch[-1] == 'fallback_checkpoint:=runs/mine_base_u_fallback.pt'
+    run(base, capsys)
+    run(fallback, capsys)
+    out = run(ev, capsys)
+    assert 'fallback runs/mine_base_u_fallback.pt when any_missing' in out and 'view 0 (north)' in out
+    doc = json.loads((walkthrough / 'runs' / 'eval.json').read_text())
+    assert doc['fallback_checkpoint'] == 'runs/mine_base_u_fallback.pt'
+    assert len(doc['each_view_missing']['missing']) == 4
+
+    from vsync_ros.inference.fallback import FallbackPipeline
+    from vsync_ros.inference.loading import open_pipeline
+    from vsync_ros.runtime.rig_folder import deployment_rig
+    from vsync_ros.runtime.sources import make_source
+    cameras, _, _ = deployment_rig('rigs/mine')
+    pipe = open_pipeline('runs/mine_cls_epi.pt', device='cpu', cameras=cameras,
+                         fallback_checkpoint='runs/mine_base_u_fallback.pt', fallback_when='any_missing')
+    assert isinstance(pipe, FallbackPipeline) and pipe.fallback.method == 'base'
+    source = make_source('world', 'rigs/mine', seed=5, image_scale=0.2)
+    frames = [source.frame(v, 30.0) for v in range(4)]
+    assert pipe.run(frames, 0).note == ''
+    res = pipe.run([frames[0], None, frames[2], frames[3]], 0)
+    assert 'east missing: estimate from the fallback model base' in res.note and math.isfinite(res.count)
