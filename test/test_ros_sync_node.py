@@ -400,7 +400,8 @@ def test_fallback_model_estimates_while_the_reference_is_lost(ros, tmp_path):
     node = SyncNode(None, node_name='sync_fallback', context=ros.context, parameter_overrides=[
         Parameter('checkpoint', value=str(primary)), Parameter('fallback_checkpoint', value=str(backup)),
         Parameter('camera_topics', value=topics), Parameter('reference_grace_s', value=0.0),
-        Parameter('diagnostics_period_s', value=0.2), Parameter('device', value='cpu')])
+        Parameter('max_frame_age_s', value=10.0), Parameter('diagnostics_period_s', value=0.2),
+        Parameter('device', value='cpu')])
     ros.watch('/sync_fallback/count_stamped', PointStamped)
     ros.watch('/sync_fallback/diagnostics', DiagnosticArray)
     ros.add(node)
@@ -413,8 +414,10 @@ def test_fallback_model_estimates_while_the_reference_is_lost(ros, tmp_path):
                         and node.pub_count_stamped.get_subscription_count() > 0, 20.0)
         frames = [world.frame(v, 0.0) for v in range(3)]
         stamp = BASE_NS + 77
-        for v in (2, 1):  # cam1 never delivers: cam2 becomes the reference
-            pubs[v].publish(make_image_msg(frames[v], 'rgb8', Header(stamp=ns_to_stamp(stamp))))
+        # cam1 never delivers: cam3 first (stored before cam2 arrives), then cam2, which becomes the reference
+        pubs[2].publish(make_image_msg(frames[2], 'rgb8', Header(stamp=ns_to_stamp(stamp - 1))))
+        assert wait_for(lambda: node.store.latest(2) is not None, 10.0)
+        pubs[1].publish(make_image_msg(frames[1], 'rgb8', Header(stamp=ns_to_stamp(stamp))))
         assert wait_for(lambda: any(stamp_to_ns(m.header.stamp) == stamp
                                     for m in ros.msgs('/sync_fallback/count_stamped')), 10.0)
         got = [m for m in ros.msgs('/sync_fallback/count_stamped') if stamp_to_ns(m.header.stamp) == stamp][-1]
