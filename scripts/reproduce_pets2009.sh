@@ -7,7 +7,8 @@
 #
 # Environment: OUT (default runs/pets2009: data sets, checkpoints, evaluations), SEEDS (default "0 1"),
 # STEPS_BASE / STEPS_SYNC (training steps of the from-scratch baselines / of every model trained from a
-# baseline; default 2000 / 800), JOBS (parallel runs, one CPU thread each; default 2).
+# baseline; default 2000 / 800), JOBS (parallel runs, one CPU thread each; default 2), ARCH (sync-architecture
+# overrides of every run, default the pre-issue-12 one the results were made with; "" = config/train/small.yaml).
 # About 1 h on 2 CPU cores. The checkpoints are outputs, not committed files; the results
 # (docs/results/pets2009.*), the model cards (models/pets2009/) and the figure are.
 set -euo pipefail
@@ -26,6 +27,9 @@ SCALE=250
 # grid collapsed to an all-zero map within the first 100 steps (dead output unit; the loss then stays at the
 # all-zero value): 1 of 4 at density_scale 1000, 2 of 2 at 250.
 ACT=none
+# The sync architecture of the committed PETS2009 results: a flow encoder of its own, matching at strides 16
+# and 8 (small.yaml before issue 12; small.yaml now matches the counting features at stride 16 only).
+ARCH=${ARCH-"model.flow_features=separate model.corr_levels=[1,2]"}
 if [ ! -d "$DATA_ROOT" ]; then
   echo "reproduce_pets2009: no PETS2009 data root at $DATA_ROOT (give it as the first argument)" >&2
   exit 2
@@ -48,7 +52,7 @@ run() {
   mkdir -p "$OUT/seed$seed"
   $PY -m vsync_ros.engine.train --config "config/train/$cfg.yaml" data.root="$OUT/data_random" \
     data.gp_cell_m=$CELL model.density_scale=$SCALE model.output_activation=$ACT train.threads=1 train.seed="$seed" train.max_steps="$steps" train.out="$out" \
-    train.log_every=50 "$@" > "$OUT/seed$seed/$name.log" 2>&1 || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
+    train.log_every=50 $ARCH "$@" > "$OUT/seed$seed/$name.log" 2>&1 || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
   echo "trained $out"
 }
 # throttle: wait while JOBS runs are going

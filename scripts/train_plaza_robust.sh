@@ -11,10 +11,11 @@
 # runs/plaza_robust/seed$SEED), SCENES (training scenes, 32), N_TRAIN (training frame sets, 1600),
 # STEPS_BASE / STEPS_SYNC (2500 / 1200), DECAY (lr at the last step = lr / (1 + DECAY), default 4),
 # JOBS (2), SEED (training seed, 0), NICE (10: other work on the machine goes first), FLOW (the CLS models'
-# model.flow_features, default separate: a flow encoder of their own), MODELS (the models trained from the
-# baselines, default all seven plus cls_epi_shared, CLS-epi (l_s) whose flow reads the counting encoder's
-# features, the cheaper form, and base_u_fallback, the node's fallback model for frame sets with a camera
-# missing: "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared base_u_fallback"),
+# model.flow_features; default: config/train/small.yaml's, shared_detached), MODELS (the models trained from
+# the baselines, default all seven plus cls_epi_sep, CLS-epi (l_s) in the pre-issue-12 architecture (a
+# flow encoder of its own, matching at strides 16 and 8: 1.5-2x the time) for comparison, and base_u_fallback,
+# the node's fallback model for frame sets with a camera missing:
+# "cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_sep base_u_fallback"),
 # DROP / DROP_SYNC (view dropout of the base models / of the sync models, default 0.15 / [0.3,0.15,0.15]:
 # a sync model without its reference fuses the views unwarped, a case it must see often enough to learn),
 # DROP_FALLBACK (view dropout of base_u_fallback, 0.45: BaseU fine-tuned for STEPS_SYNC steps at lr 2e-4 on
@@ -37,11 +38,11 @@ STEPS_SYNC=${STEPS_SYNC:-1200}
 DECAY=${DECAY:-4}
 JOBS=${JOBS:-2}
 NICE=${NICE:-10}
-FLOW=${FLOW:-separate}
+FLOW=${FLOW:-}
 DROP=${DROP:-0.15}
 DROP_SYNC=${DROP_SYNC:-[0.3,0.15,0.15]}
 DROP_FALLBACK=${DROP_FALLBACK:-0.45}
-MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_shared base_u_fallback"}
+MODELS=${MODELS:-"cls_epi base_u cls_epi_w base_su cls_cor sls cls_cat cls_epi_sep base_u_fallback"}
 mkdir -p "$OUT" "$DATA"
 synth() { local out=$1; shift; [ -f "$DATA/$out/manifest.json" ] || nice -n "$NICE" $PY -m vsync_ros.data.cli "$DATA/$out" \
   --preset pets --mode random --dt 0.5 --format jpg --no-sheet --no-progress --overwrite "$@"; }
@@ -69,10 +70,11 @@ wait
 U="train.init_checkpoint=$OUT/base_u_init.pt"
 S="train.init_checkpoint=$OUT/base_s.pt"
 SIM="loss.sync_loss=sim loss.gamma=10"
-F="model.flow_features=$FLOW train.view_dropout=$DROP_SYNC"
+F="${FLOW:+model.flow_features=$FLOW }train.view_dropout=$DROP_SYNC"
 declare -A CFG=([cls_epi]="small_cls_epi $U $SIM $F" [base_u]="small_base_u $U" [cls_epi_w]="small_cls_epi $S $F"
                 [base_su]="small_base_su $S" [cls_cor]="small_cls_cor $U $SIM $F" [sls]="small_sls $U $SIM train.view_dropout=$DROP_SYNC"
-                [cls_cat]="small_cls_cat $U $SIM $F" [cls_epi_shared]="small_cls_epi $U $SIM model.flow_features=shared train.view_dropout=$DROP_SYNC")
+                [cls_cat]="small_cls_cat $U $SIM $F"
+                [cls_epi_sep]="small_cls_epi $U $SIM model.flow_features=separate model.corr_levels=[1,2] train.view_dropout=$DROP_SYNC")
 for m in $MODELS; do
   [ "$m" = base_u_fallback ] && continue  # fine-tuned from base_u, below
   read -r -a spec <<< "${CFG[$m]}"

@@ -14,8 +14,9 @@ SYNC_LOSSES = ('warp', 'sim', 'none')
 class ModelConfig(SyncConfig):
     """Architecture of the MVMS counting model and its synchronization module.
 
-    Defaults are the shipped CPU configuration, ``config/train/small.yaml`` (``paper.yaml`` sets every
-    field to the paper-size model). The sync fields (flow_width, flow_kernel, flow_activation,
+    Defaults are the shipped CPU configuration, ``config/train/small.yaml``, except its sync architecture
+    (the YAML sets ``flow_features: shared_detached`` and ``corr_levels: [2]``; the defaults keep the
+    pre-issue-12 ``separate`` / ``[1, 2]``); ``paper.yaml`` sets every field to the paper-size model. The sync fields (flow_width, flow_kernel, flow_activation,
     corr_levels, corr_rescale, epipolar_*, share_flow_views) are inherited from
     :class:`~vsync_ros.models.sync.config.SyncConfig` and live flat in the ``model:`` section;
     ``corr_levels`` are pyramid levels here (must contain the coarsest, num_scales - 1).
@@ -40,7 +41,9 @@ class ModelConfig(SyncConfig):
         scale_height_m: plane height for the depth-ratio map of the scale selection (MVMS 0.875 m).
         density_scale: the network predicts density x density_scale (authors: 1000); counts divide it out.
         flow_features: 'separate' = a per-view flow encoder shared over levels (authors' code),
-            'shared' = match the counting features themselves (cheaper).
+            'shared' = match the counting features themselves (cheaper), 'shared_detached' = the same with the
+            gradient stopped on the matching path (the sync loss trains the motion nets and the warped
+            features, never the counting encoder through the correlation).
         flow_encoder_channels: widths of the flow encoder (same layout as the counting encoder).
     """
 
@@ -66,7 +69,7 @@ class ModelConfig(SyncConfig):
         """Raise :class:`ConfigError` naming the first invalid field."""
         choice('model.method', self.method, METHODS)
         choice('model.output_activation', self.output_activation, ('relu', 'none'))
-        choice('model.flow_features', self.flow_features, ('separate', 'shared'))
+        choice('model.flow_features', self.flow_features, ('separate', 'shared', 'shared_detached'))
         if self.num_scales < 1:
             raise ConfigError(f'model.num_scales must be >= 1, got {self.num_scales}')
         div = 2 ** (self.num_scales + 1)

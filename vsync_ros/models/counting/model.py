@@ -175,6 +175,8 @@ class SyncCountingModel(nn.Module):
             levels = self.cls.corr_levels
             if self.flow_encoder is not None:
                 flow_feats = {k: self.flow_encoder(pyr[k]) for k in levels}
+            elif self.cfg.flow_features == 'shared_detached':
+                flow_feats = {k: feats[k].detach() for k in levels}
             else:
                 flow_feats = {k: feats[k] for k in levels}
             flows = self.cls(flow_feats)
