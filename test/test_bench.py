@@ -120,9 +120,9 @@ def test_sizes_run_writes_rows_and_settings(tiny_run):
     assert rc == 0, rows
     assert [(r['method'], r['size'], r['views']) for r in rows] == [
         ('base', '96x64', 3), ('cls_cor', '96x64', 3), ('base', '128x96', 3), ('cls_cor', '128x96', 3)]
-    # finest matched level of small.yaml is 1: (64 / 2 / 4) x (96 / 2 / 4) = 8 x 12 feature px, and 12 x 16
-    assert [r['feature_area'] for r in rows] == [96, 96, 192, 192]
-    assert [(r['feature_w'], r['feature_h']) for r in rows[1::2]] == [(12, 8), (16, 12)]
+    # small.yaml matches only at level 2: (64 / 4 / 4) x (96 / 4 / 4) = 4 x 6 feature px, and 6 x 8
+    assert [r['feature_area'] for r in rows] == [24, 24, 48, 48]
+    assert [(r['feature_w'], r['feature_h']) for r in rows[1::2]] == [(6, 4), (8, 6)]
     # the size reached the model: the direct correlation's H*W input channels grow the motion net
     assert rows[3]['params_m'] > rows[1]['params_m'] and rows[2]['params_m'] == rows[0]['params_m']
     for r in rows:
@@ -145,7 +145,7 @@ def test_sizes_run_writes_rows_and_settings(tiny_run):
     assert s['sizes'] == ['96x64', '128x96'] and s['views'] == [3] and s['train_step'] is True
     assert s['interleaved'] is True and 'interleaved rounds' in stdout
     assert s['config'].endswith('small.yaml') and s['overrides'] == TINY
-    assert '| cls_cor | direct | l2:D l1:D | 128x96 | l1: 16x12 = 192 | 3 | cpu |' in stdout
+    assert '| cls_cor | direct | l2:D | 128x96 | l2: 8x6 = 48 | 3 | cpu |' in stdout
     assert 'train x BaseU' in stdout and f'wrote {out}' in stdout
     assert '| x BaseU | x BaseU (IQR) |' in stdout and '| 1.00 | 1.00-1.00 |' in stdout
 

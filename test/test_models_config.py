@@ -26,7 +26,8 @@ def test_shipped_configs_load(path):
     cfg = load_config(path)
     if path.name.startswith('small'):
         assert (cfg.model.image_height, cfg.model.image_width) == (144, 192)
-        assert cfg.model.corr_levels == [1, 2]
+        # the issue-12 sync architecture: matching at the coarsest level on the counting features
+        assert cfg.model.corr_levels == [2] and cfg.model.flow_features == 'shared_detached'
     if 'base' in path.name:
         assert cfg.model.method == 'base'
     assert Path(cfg.train.out).stem == path.stem

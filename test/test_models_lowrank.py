@@ -212,7 +212,9 @@ def test_models_in_every_form_share_parameters_and_agree(method, tol):
     # the flows of this untrained model moved by up to 2.5 % of their largest value, the counts by 5e-6)
     cams, region = tiny_rig()
     tol = SyncConfig().epipolar_rank_tol if tol is None else tol
-    flow_tol = 1e-4 if method == 'cls_cor' or tol <= 1e-8 else 5 * math.sqrt(tol)
+    # float32: the two forms sum in different orders (up to 1.2e-4 of the largest flow with the counting
+    # features matched, 1e-4 with a flow encoder of its own)
+    flow_tol = 2e-4 if method == 'cls_cor' or tol <= 1e-8 else 5 * math.sqrt(tol)
     outs, states = {}, {}
     for form in ('direct', 'factorized', 'auto'):
         cfg = tiny_model_config(method)

@@ -14,9 +14,9 @@ SYNC_LOSSES = ('warp', 'sim', 'none')
 class ModelConfig(SyncConfig):
     """Architecture of the MVMS counting model and its synchronization module.
 
-    Defaults are the shipped CPU configuration, ``config/train/small.yaml``, except its sync architecture
-    (the YAML sets ``flow_features: shared_detached`` and ``corr_levels: [2]``; the defaults keep the
-    pre-issue-12 ``separate`` / ``[1, 2]``); ``paper.yaml`` sets every field to the paper-size model. The sync fields (flow_width, flow_kernel, flow_activation,
+    Defaults are the shipped CPU configuration, ``config/train/small.yaml`` (``paper.yaml`` sets every
+    field to the paper-size model). ``corr_levels`` is redeclared with the counting default [2] (matching
+    at the coarsest level only; until issue 12 [1, 2], with ``flow_features`` 'separate'). The sync fields (flow_width, flow_kernel, flow_activation,
     corr_levels, corr_rescale, epipolar_*, share_flow_views) are inherited from
     :class:`~vsync_ros.models.sync.config.SyncConfig` and live flat in the ``model:`` section;
     ``corr_levels`` are pyramid levels here (must contain the coarsest, num_scales - 1).
@@ -62,7 +62,8 @@ class ModelConfig(SyncConfig):
     projection_height_m: float = 1.75
     scale_height_m: float = 0.875
     density_scale: float = 1000.0
-    flow_features: str = 'separate'
+    corr_levels: list[int] = field(default_factory=lambda: [2])
+    flow_features: str = 'shared_detached'
     flow_encoder_channels: list[int] = field(default_factory=lambda: [8, 8, 16, 16])
 
     def validate(self) -> None:
