@@ -4,7 +4,7 @@ import torch
 from torch.nn import functional as F
 
 from vsync_ros.models.sync.matching import CorrelationMatching
-from vsync_ros.models.sync.motion import MotionNet, scaled_widths
+from vsync_ros.models.sync.motion import MotionNet, grouped_layers, scaled_widths
 from vsync_ros.models.sync.warp import warp
 
 torch.set_num_threads(1)
@@ -67,3 +67,45 @@ def test_known_shift_is_recovered_by_trained_motion_net():
             before = F.mse_loss(b[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
             after = F.mse_loss(warp(b, net(match(a, b, (0, 1), 0)))[..., 2:-2, 2:-2], a[..., 2:-2, 2:-2])
             assert after < 0.35 * before
+
+
+@pytest.mark.parametrize('start', [0, 1])
+def test_grouped_layers_equal_separate_nets_values_and_gradients(start):
+    torch.manual_seed(0)
+    nets = [MotionNet(12, 0.125, 5, 'tanh') for _ in range(3)]
+    for net in nets:                       # a non-trivial output layer (it starts near zero)
+        torch.nn.init.normal_(net.net[-1].weight, std=0.1)
+    width = nets[0].first.out_channels
+    xs = [torch.rand(2, 12 if start == 0 else width, 5, 7, requires_grad=True) for _ in nets]
+    want = [net(x) if start == 0 else net.tail(x) for net, x in zip(nets, xs)]
+    sum(w.square().sum() for w in want).backward()
+    grads = [[None if p.grad is None else p.grad.clone() for p in net.parameters()] + [x.grad.clone()]
+             for net, x in zip(nets, xs)]
+    for net, x in zip(nets, xs):
+        net.zero_grad(set_to_none=True)
+        x.grad = None
+    got = grouped_layers(nets, xs, start)
+    sum(g.square().sum() for g in got).backward()
+    for w, g in zip(want, got):
+        assert g.shape == w.shape == (2, 2, 5, 7)
+        assert torch.allclose(g, w, atol=1e-6) and float(w.detach().abs().max()) > 1e-3
+    for net, x, before in zip(nets, xs, grads):
+        after = [p.grad for p in net.parameters()] + [x.grad]
+        # the same parameters get a gradient (with start 1 not the first conv), of the same value
+        assert [a is None for a in after] == [b is None for b in before]
+        assert sum(a is None for a in after) == (2 if start == 1 else 0)
+        for b, a in zip(before, after):
+            if a is not None:
+                assert torch.allclose(a, b, atol=1e-5) and float(b.abs().max()) > 0
+
+
+def test_grouped_layers_batch_a_shared_net_and_check_their_inputs():
+    torch.manual_seed(1)
+    net = MotionNet(6, 0.125, 3, 'relu')
+    torch.nn.init.normal_(net.net[-1].weight, std=0.1)
+    xs = [torch.rand(1, 6, 4, 4), torch.rand(1, 6, 4, 4)]
+    got = grouped_layers([net, net], xs)
+    for g, x in zip(got, xs):
+        assert torch.allclose(g, net(x), atol=1e-6)
+    with pytest.raises(ValueError, match='2 motion nets for 1 inputs'):
+        grouped_layers([net, net], xs[:1])

@@ -130,8 +130,10 @@ def test_coarse_to_fine_composition_at_matched_levels():
         # constant flows: numbers are known exactly
         assert torch.allclose(flows[0][:, p, 0], torch.tensor(4 * r2[p][0] + 2 * r1[p][0] + r0[p][0]).expand(2, 8, 12))
         assert torch.allclose(flows[0][:, p, 1], torch.tensor(4 * r2[p][1] + 2 * r1[p][1] + r0[p][1]).expand(2, 8, 12))
-    # matching runs per camera pair (0, i); finer levels also match the upsampled coarser features
-    assert cls.matching.calls[:5] == [((0, 1), 2), ((0, 1), 1), ((0, 1), 1), ((0, 1), 0), ((0, 1), 0)]
+    # matching runs per camera pair (0, i), level by level (every pair of a level, then the next finer level,
+    # whose motion nets run at once); finer levels also match the upsampled coarser features
+    assert cls.matching.calls == [((0, 1), 2), ((0, 2), 2), ((0, 1), 1), ((0, 1), 1), ((0, 2), 1), ((0, 2), 1),
+                                  ((0, 1), 0), ((0, 1), 0), ((0, 2), 0), ((0, 2), 0)]
 
 
 def test_unmatched_level_gets_the_upsampled_flow():

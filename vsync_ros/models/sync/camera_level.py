@@ -6,8 +6,14 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from vsync_ros.models.sync.motion import MotionNet
+from vsync_ros.models.sync.motion import MotionNet, grouped_layers
 from vsync_ros.models.sync.warp import upsample_features, upsample_flow, warp
+
+
+#: a direct matching result with more elements than this (the (H*W)-channel correlation of a large level)
+#: goes through its motion net's first conv before the next pair is matched, instead of joining the
+#: grouped first conv of all pairs (which would keep every pair's copy alive at once)
+GROUPED_INPUT_MAX = 1 << 20
 
 
 class CameraLevelSync(nn.Module):
@@ -82,39 +88,58 @@ class CameraLevelSync(nn.Module):
         if views is None:
             num_views = feats[self.corr_levels[0]].shape[1]
             views = [j for j in range(num_views) if j != reference]
-        per_view: list[list[torch.Tensor]] = []
-        for view in views:
-            pair = (int(reference), int(view))
-            flows: dict[int, torch.Tensor] = {}
-            flow = None
-            prev = None  # (ref, other) features of the previous matched level
-            for k in range(num_levels - 1, -1, -1):
-                hw = self.level_hw[k]
-                flow_up = upsample_flow(flow, hw) if flow is not None else None
-                if k in self.corr_levels:
-                    f_ref, f_oth = feats[k][:, reference], feats[k][:, view]
-                    net = self.net(pair, k)
-                    if self.form(pair, k) == 'factorized':
-                        terms = [(1.0, f_ref, f_oth)]
-                        if prev is not None:
-                            terms.append((-1.0, upsample_features(prev[0], hw), upsample_features(prev[1], hw)))
-                        residual = net.tail(self.matching.first_layer(net.first, terms, pair, k))
-                    else:
-                        m = self.matching(f_ref, f_oth, pair, k)
-                        if prev is not None:
-                            coarse = self.matching(upsample_features(prev[0], hw), upsample_features(prev[1], hw),
-                                                   pair, k)
-                            m = m - coarse if torch.is_grad_enabled() else m.sub_(coarse)
-                            del coarse
-                        residual = net(m)
-                        del m
-                    flow = residual if flow_up is None else flow_up + residual
-                    prev = (f_ref, f_oth)
-                else:
-                    flow = flow_up
-                flows[k] = flow
-            per_view.append([flows[k] for k in range(num_levels)])
-        return [torch.stack([per_view[p][k] for p in range(len(views))], dim=1) for k in range(num_levels)]
+        pairs = [(int(reference), int(view)) for view in views]
+        flow: list[torch.Tensor | None] = [None] * len(pairs)
+        prev: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(pairs)  # previous matched level
+        flows: dict[int, list[torch.Tensor]] = {}
+        for k in range(num_levels - 1, -1, -1):
+            hw = self.level_hw[k]
+            flow_up = [upsample_flow(w, hw) if w is not None else None for w in flow]
+            if k in self.corr_levels:
+                residuals = self._motion(feats[k], pairs, k, prev)
+                flow = [r if up is None else up + r for r, up in zip(residuals, flow_up)]
+                prev = [(feats[k][:, r], feats[k][:, v]) for r, v in pairs]
+            else:
+                flow = flow_up
+            flows[k] = flow
+        return [torch.stack(flows[k], dim=1) for k in range(num_levels)]
+
+    def _motion(self, feats: torch.Tensor, pairs: Sequence[tuple[int, int]], level: int,
+                prev: Sequence[tuple[torch.Tensor, torch.Tensor] | None]) -> list[torch.Tensor]:
+        """Motion-net residual flows of every camera pair at a matched level, (N, 2, H_k, W_k) each.
+
+        The matching (and the factorized first layer) runs per pair; the rest of the motion nets of all
+        pairs runs at once (:func:`~vsync_ros.models.sync.motion.grouped_layers`). A small direct matching
+        result joins the grouped first conv; a large one (the (H*W)-channel correlation of a big level)
+        goes through its own first conv at once, so only one such tensor is alive at a time.
+        """
+        hw = self.level_hw[level]
+        nets = [self.net(pair, level) for pair in pairs]
+        inputs: list[torch.Tensor] = []
+        past_first: list[bool] = []        # input already through its first conv (pre-activation)
+        for pair, net, before in zip(pairs, nets, prev):
+            f_ref, f_oth = feats[:, pair[0]], feats[:, pair[1]]
+            if self.form(pair, level) == 'factorized':
+                terms = [(1.0, f_ref, f_oth)]
+                if before is not None:
+                    terms.append((-1.0, upsample_features(before[0], hw), upsample_features(before[1], hw)))
+                inputs.append(self.matching.first_layer(net.first, terms, pair, level))
+                past_first.append(True)
+                continue
+            m = self.matching(f_ref, f_oth, pair, level)
+            if before is not None:
+                coarse = self.matching(upsample_features(before[0], hw), upsample_features(before[1], hw),
+                                       pair, level)
+                m = m - coarse if torch.is_grad_enabled() else m.sub_(coarse)
+                del coarse
+            large = m.numel() > GROUPED_INPUT_MAX
+            inputs.append(net.first(m) if large else m)
+            past_first.append(large)
+            del m
+        if not any(past_first):
+            return grouped_layers(nets, inputs, 0)
+        inputs = [x if done else net.first(x) for x, done, net in zip(inputs, past_first, nets)]
+        return grouped_layers(nets, inputs, 1)
 
 
 class SceneLevelSync(nn.Module):
@@ -146,13 +171,10 @@ class SceneLevelSync(nn.Module):
         Returns:
             warped (B, V-1, C, rows, cols) and flows (B, V-1, 2, rows, cols) in GP cells.
         """
-        warped, flows = [], []
-        for pair in range(self.num_pairs):
-            view = pair + 1
-            net = self.nets[0 if self.shared_pairs else pair]
-            flow = net(torch.cat([proj[:, 0], proj[:, view]], dim=1))
-            if zero_flow:
-                flow = torch.zeros_like(flow)
-            warped.append(warp(proj[:, view], flow, gp_mask[view].unsqueeze(0)))
-            flows.append(flow)
+        nets = [self.nets[0 if self.shared_pairs else pair] for pair in range(self.num_pairs)]
+        inputs = [torch.cat([proj[:, 0], proj[:, pair + 1]], dim=1) for pair in range(self.num_pairs)]
+        flows = grouped_layers(nets, inputs)          # every pair's motion net at once
+        if zero_flow:
+            flows = [torch.zeros_like(flow) for flow in flows]
+        warped = [warp(proj[:, pair + 1], flow, gp_mask[pair + 1].unsqueeze(0)) for pair, flow in enumerate(flows)]
         return torch.stack(warped, dim=1), torch.stack(flows, dim=1)
