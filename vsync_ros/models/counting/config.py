@@ -16,8 +16,9 @@ class ModelConfig(SyncConfig):
 
     Defaults are the shipped CPU configuration, ``config/train/small.yaml`` (``paper.yaml`` sets every
     field to the paper-size model). ``corr_levels`` is redeclared with the counting default [2] (matching
-    at the coarsest level only; until issue 12 [1, 2], with ``flow_features`` 'separate'). The sync fields (flow_width, flow_kernel, flow_activation,
-    corr_levels, corr_rescale, epipolar_*, share_flow_views) are inherited from
+    at the coarsest level only; until issue 12 [1, 2], with ``flow_features`` 'separate'). The sync fields
+    (flow_width, flow_kernel, flow_activation, corr_levels, corr_rescale, epipolar_*, share_flow_views) are
+    inherited from
     :class:`~vsync_ros.models.sync.config.SyncConfig` and live flat in the ``model:`` section;
     ``corr_levels`` are pyramid levels here (must contain the coarsest, num_scales - 1).
 

@@ -9,7 +9,6 @@ from torch import nn
 from vsync_ros.models.sync.motion import MotionNet, grouped_layers
 from vsync_ros.models.sync.warp import upsample_features, upsample_flow, warp
 
-
 #: a direct matching result with more elements than this (the (H*W)-channel correlation of a large level)
 #: goes through its motion net's first conv before the next pair is matched, instead of joining the
 #: grouped first conv of all pairs (which would keep every pair's copy alive at once)
