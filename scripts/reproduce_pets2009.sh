@@ -13,7 +13,7 @@
 # (docs/results/pets2009.*), the model cards (models/pets2009/) and the figure are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+PY=${PY:-.venv/bin/python}; export PY
 DATA_ROOT=${1:-../shared/data/pets2009}
 OUT=${OUT:-runs/pets2009}
 SEEDS=${SEEDS:-"0 1"}
@@ -30,19 +30,8 @@ ACT=none
 # The sync architecture of the committed PETS2009 results: a flow encoder of its own, matching at strides 16
 # and 8 (small.yaml before issue 12; small.yaml now matches the counting features at stride 16 only).
 ARCH=${ARCH-"model.flow_features=separate model.corr_levels=[1,2]"}
-if [ ! -d "$DATA_ROOT" ]; then
-  echo "reproduce_pets2009: no PETS2009 data root at $DATA_ROOT (give it as the first argument)" >&2
-  exit 2
-fi
-mkdir -p "$OUT"
-
-# 1. data sets: the MVMS split (train S2L2 + S2L3, test S1L1-1, S1L1-2, S1L2-1, S1L2-2), every frame set whose
-#    view times lie inside its sequence; random latency kappa 5 s (training and the main test) and constant
-#    tau = +5 s / -5 s (the paper's other column), rendered at the CPU input size 192x144
-for mode in random constant; do
-  [ -f "$OUT/data_$mode/manifest.json" ] || $PY -m vsync_ros.data.cli "$OUT/data_$mode" --world pets \
-    --data-root "$DATA_ROOT" --mode "$mode" --kappa 5 --size 192x144 --format jpg --no-sheet --overwrite
-done
+# 1. data sets (scripts/pets2009_data.sh): the MVMS split at random latency kappa 5 s and constant tau +5 s / -5 s
+scripts/pets2009_data.sh "$DATA_ROOT" "$OUT"
 
 # run NAME CONFIG STEPS SEED [overrides...]: one training run (skipped when its checkpoint exists)
 run() {

@@ -1,33 +1,19 @@
 """vsync_ros.reports.pets_results: which evaluations run, seed statistics, ties, tables and verdicts."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from eval_docs import fake_eval
+from eval_docs import write_runs as write_eval_runs
 
 from vsync_ros.reports import pets_results as pr
 
 
-def fake_eval(mae: float, game3: float, seqs: dict[str, float] | None = None) -> dict:
-    """A vsync-eval JSON document with the fields the report reads."""
-    doc = {'n': 10, 'mae': mae, 'nae': mae / 20, 'game': {'0': mae, '1': mae + 1, '2': mae + 2, '3': game3}}
-    if seqs:
-        doc['per_sequence'] = {q: {'n': 5, 'mae': v, 'nae': v / 20, 'game': {'0': v, '1': v, '2': v, '3': v}}
-                               for q, v in seqs.items()}
-    return doc
-
-
 def write_runs(root, values: dict[tuple[int, str, str], dict]) -> None:
-    """Fake checkpoints and cached evaluations under ``root`` (runs/pets2009 layout)."""
+    """Fake checkpoints and cached evaluations under ``root`` (runs/pets2009 layout, with its data set)."""
     (root / 'data_random').mkdir(parents=True)
     (root / 'data_random' / 'manifest.json').write_text('{}')
-    for (seed, name, variant), doc in values.items():
-        (root / f'seed{seed}').mkdir(exist_ok=True)
-        (root / f'seed{seed}' / f'{name}.pt').write_bytes(b'')
-        out = root / 'eval' / f'seed{seed}' / f'{name}_{variant}.json'
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc))
+    write_eval_runs(root, values)
 
 
 def test_evaluation_jobs_cover_every_variant_and_only_sync_models_get_zero_flow(tmp_path):

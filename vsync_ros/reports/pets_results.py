@@ -72,22 +72,29 @@ PAPER: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
+def eval_job(runs: Path, seed: int, name: str, variant: str, data: Path, extra: list[str]) -> tuple[Path, list[str]]:
+    """One evaluation: (its JSON ``<runs>/eval/seed<seed>/<name>_<variant>.json``, vsync-eval arguments).
+
+    The checkpoint ``<runs>/seed<seed>/<name>.pt`` on the test split of ``data``, one CPU thread, with
+    ``extra`` options (``--sync``, ``--zero-flow``, ...).
+    """
+    out = runs / 'eval' / f'seed{seed}' / f'{name}_{variant}.json'
+    return out, ['--checkpoint', str(runs / f'seed{seed}' / f'{name}.pt'), '--data', str(data), '--split', 'test',
+                 '--threads', '1', '--no-progress', '--json', str(out), *extra]
+
+
 def evaluation_jobs(runs: Path, seeds: list[int]) -> list[tuple[Path, list[str]]]:
     """(JSON output, vsync-eval arguments) of every evaluation of the tables, for checkpoints that exist."""
     jobs = []
     for seed in seeds:
         for m in MODELS:
-            ckpt = runs / f'seed{seed}' / f'{m.name}.pt'
-            if not ckpt.is_file():
+            if not (runs / f'seed{seed}' / f'{m.name}.pt').is_file():
                 continue
             variants = [(col, []) for col in COLUMNS] + [('random_sync', ['--sync'])]
             if m.sync:
                 variants.append(('random_zero_flow', ['--zero-flow']))
-            for variant, extra in variants:
-                data = runs / f'data_{variant.split("_")[0]}'
-                out = runs / 'eval' / f'seed{seed}' / f'{m.name}_{variant}.json'
-                jobs.append((out, ['--checkpoint', str(ckpt), '--data', str(data), '--split', 'test',
-                                   '--threads', '1', '--no-progress', '--json', str(out), *extra]))
+            jobs += [eval_job(runs, seed, m.name, variant, runs / f'data_{variant.split("_")[0]}', extra)
+                     for variant, extra in variants]
     return jobs
 
 

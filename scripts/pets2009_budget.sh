@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# How much PETS2009 leaves for synchronization (README "Results on PETS2009", "Room for synchronization"):
+# BaseU, CLS-epi (l_s), BaseS and a view-1-only model trained with 4x the budget of the PETS2009 tables and a
+# decaying learning rate, two training seeds, then python -m vsync_ros.reports.pets_budget.
+#
+#   scripts/pets2009_budget.sh [DATA_ROOT]        # default ../shared/data/pets2009
+#
+# Every model has the same budget of N0 + N1 steps (default 6000 + 2000, batch 1):
+#   BaseU, CLS-epi: N0 steps of BaseU from scratch (lr 5e-4 / (1 + DECAY * step)), then N1 steps at lr 1.5e-4,
+#                   BaseU on as it is, CLS-epi (l_s, gamma 10, the small.yaml sync architecture) from it;
+#   BaseS:          N0 + N1 steps on synchronized frames from scratch (same schedule);
+#   View 1 only:    N0 + N1 steps of BaseU from scratch with views 2 and 3 always missing (train.view_dropout).
+# Environment: OUT (default runs/pets2009_budget), DATA (data sets, default runs/pets2009), SEEDS (default
+# "0 1"), N0, N1, DECAY (default 3.75e-4: the lr falls to 1/4 over N0 + N1 steps), JOBS (default 2).
+# About 80 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}; export PY
+DATA_ROOT=${1:-../shared/data/pets2009}
+OUT=${OUT:-runs/pets2009_budget}
+DATA=${DATA:-runs/pets2009}
+SEEDS=${SEEDS:-"0 1"}
+N0=${N0:-6000}
+N1=${N1:-2000}
+DECAY=${DECAY:-0.000375}
+JOBS=${JOBS:-2}
+scripts/pets2009_data.sh "$DATA_ROOT" "$DATA"
+# the CPU configuration of the PETS2009 tables (scripts/reproduce_pets2009.sh says why)
+COMMON="data.root=$DATA/data_random data.gp_cell_m=0.8 model.density_scale=250 model.output_activation=none"
+
+# run NAME CONFIG SEED [overrides...]: one training run (skipped when its checkpoint exists)
+run() {
+  local name=$1 cfg=$2 seed=$3; shift 3
+  local out="$OUT/seed$seed/$name.pt"
+  [ -f "$out" ] && return 0
+  mkdir -p "$OUT/seed$seed"
+  # shellcheck disable=SC2086
+  $PY -m vsync_ros.engine.train --config "config/train/$cfg.yaml" $COMMON train.threads=1 train.log_every=100 \
+    train.seed="$seed" train.out="$out" "$@" > "$OUT/seed$seed/$name.log" 2>&1 \
+    || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
+  echo "trained $out"
+}
+throttle() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || exit 1; done; }
+
+for s in $SEEDS; do throttle; run base_u_init small_base_u "$s" train.max_steps="$N0" train.lr_decay="$DECAY" & done
+wait
+for s in $SEEDS; do
+  C="train.init_checkpoint=$OUT/seed$s/base_u_init.pt train.max_steps=$N1 train.lr=0.00015"
+  # shellcheck disable=SC2086
+  { throttle; run base_u small_base_u "$s" $C & }
+  # shellcheck disable=SC2086
+  { throttle; run cls_epi small_cls_epi "$s" $C loss.sync_loss=sim loss.gamma=10 & }
+done
+wait
+for s in $SEEDS; do
+  throttle; run base_s small_base_s "$s" train.max_steps=$((N0 + N1)) train.lr_decay="$DECAY" &
+  throttle; run view1 small_base_u "$s" train.max_steps=$((N0 + N1)) train.lr_decay="$DECAY" \
+    "train.view_dropout=[0.0,1.0,1.0]" &
+done
+wait
+# shellcheck disable=SC2086
+$PY -m vsync_ros.reports.pets_budget --runs "$OUT" --data "$DATA/data_random" --seeds $SEEDS --jobs "$JOBS"

@@ -1,0 +1,83 @@
+"""vsync_ros.reports.pets_budget: its evaluations, the oracle / view-1 bounds, the table and the verdicts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from eval_docs import fake_eval, write_runs
+
+from vsync_ros.reports import pets_budget as pb
+
+
+def test_evaluation_jobs_follow_each_rows_variants(tmp_path):
+    for row in pb.ROWS:
+        (tmp_path / 'seed1').mkdir(exist_ok=True)
+        (tmp_path / 'seed1' / f'{row.name}.pt').write_bytes(b'')
+    data = tmp_path / 'data_random'
+    jobs = {out.relative_to(tmp_path).as_posix(): argv for out, argv in pb.evaluation_jobs(tmp_path, data, [0, 1])}
+    assert len(jobs) == sum(len(r.variants) for r in pb.ROWS)       # seed 0 has no checkpoints: no jobs
+    assert set(jobs) >= {'eval/seed1/base_s_random_sync.json', 'eval/seed1/view1_random_view1.json',
+                         'eval/seed1/cls_epi_random_zero_flow.json'}
+    assert 'eval/seed1/base_u_random_zero_flow.json' not in jobs    # no flow in a base model
+    argv = jobs['eval/seed1/view1_random_view1.json']
+    assert argv[argv.index('--drop-view') + 1] == '1' and argv[-1] == '2' and str(data) in argv
+    assert '--sync' in jobs['eval/seed1/base_u_random_sync.json']
+    assert '--sync' not in jobs['eval/seed1/base_s_random.json']
+
+
+def _runs(tmp_path, oracle: tuple[float, float], view1: tuple[float, float]):
+    vals = {}
+    for seed in (0, 1):
+        u = 4.0 + 0.2 * seed
+        vals[(seed, 'base_u', 'random')] = fake_eval(u, 6.0)
+        vals[(seed, 'base_u', 'random_sync')] = fake_eval(u - 0.1, 6.0)
+        vals[(seed, 'base_u', 'random_view1')] = fake_eval(u + 3, 9.0)
+        vals[(seed, 'cls_epi', 'random')] = fake_eval(4.3, 6.5)
+        vals[(seed, 'cls_epi', 'random_sync')] = fake_eval(4.3, 6.5)
+        vals[(seed, 'cls_epi', 'random_zero_flow')] = fake_eval(4.4, 6.6)
+        vals[(seed, 'base_s', 'random_sync')] = fake_eval(oracle[seed], 5.0)
+        vals[(seed, 'base_s', 'random')] = fake_eval(7.0, 9.0)
+        vals[(seed, 'view1', 'random_view1')] = fake_eval(view1[seed], 6.0)
+    write_runs(tmp_path, vals)
+    return pb.collect(tmp_path, [0, 1])
+
+
+def test_oracle_that_cannot_reach_the_target_and_a_view1_tie(tmp_path):
+    res = _runs(tmp_path, oracle=(3.9, 4.1), view1=(4.0, 4.3))
+    room = pb.headroom(res)
+    assert room['oracle_vs_base_u']['ratio'] == pytest.approx(4.0 / 4.1)
+    assert room['base_u_sync_vs_base_u']['diff'] == pytest.approx(-0.1)
+    assert room['view1_vs_base_u']['tie'] and room['view1_vs_base_u']['spread'] == pytest.approx(0.3)
+    text = '\n'.join(pb.headroom_verdicts(room))
+    assert 'could not reach the 0.75 target' in text and 'latency penalty is 0.10 MAE' in text
+    assert 'views 2 and 3 add nothing measurable' in text
+    md = pb.markdown(res, [0, 1])
+    assert '| BaseU | unsynchronized frames | 4.10 ± 0.10 | 6.00 ± 0.00 | 4.00 ± 0.10 | 6.00 ± 0.00 | - | - |' in md
+    assert '| View 1 only |' in md and md.splitlines()[-1].endswith('| 4.15 ± 0.15 | 6.00 ± 0.00 |')
+
+
+def test_oracle_that_could_reach_it_and_views_that_help(tmp_path):
+    room = pb.headroom(_runs(tmp_path, oracle=(2.5, 2.6), view1=(6.0, 6.2)))
+    assert room['oracle_vs_base_u']['ratio'] <= pb.TARGET_RATIO and not room['oracle_vs_base_u']['tie']
+    text = '\n'.join(pb.headroom_verdicts(room))
+    assert 'could reach the 0.75 target' in text and 'views 2 and 3 help' in text
+
+
+def test_a_seed_without_its_evaluation_leaves_the_cell_empty(tmp_path):
+    write_runs(tmp_path, {(0, 'base_u', 'random'): fake_eval(4.0, 6.0)})
+    assert pb.collect(tmp_path, [0, 1]) == {}
+    assert pb.headroom({}) == {} and pb.headroom_verdicts({}) == []
+
+
+def test_main_writes_the_report_from_cached_evaluations(tmp_path, capsys):
+    _runs(tmp_path, oracle=(3.9, 4.1), view1=(4.0, 4.3))
+    data = tmp_path / 'data_random'
+    data.mkdir()
+    (data / 'manifest.json').write_text('{}')
+    md, js = tmp_path / 'out.md', tmp_path / 'out.json'
+    assert pb.main(['--runs', str(tmp_path), '--data', str(data), '--markdown', str(md), '--json', str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert doc['checks']['cls_epi_vs_base_u_mae']['ratio'] == pytest.approx(4.3 / 4.1)
+    assert 'target <= 0.75: missed' in md.read_text() and 'Perfect synchronization' in md.read_text()
+    assert pb.main(['--runs', str(tmp_path), '--data', str(tmp_path / 'none')]) == 2
+    assert 'pets2009_data.sh' in capsys.readouterr().err
