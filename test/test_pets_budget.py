@@ -51,6 +51,9 @@ def test_oracle_that_cannot_reach_the_target_and_a_view1_tie(tmp_path):
     text = '\n'.join(pb.headroom_verdicts(room))
     assert 'could not reach the 0.75 target' in text and 'latency penalty is 0.10 MAE' in text
     assert 'views 2 and 3 add nothing measurable' in text
+    # GAME(3): oracle 5.0 against BaseU 6.0 (no spread): synchronized views localize better
+    assert room['oracle_vs_base_u_game3']['diff'] == pytest.approx(-1.0)
+    assert 'GAME(3): perfect synchronization - BaseU = -1.00 (spread 0.00; synchronized views localize better)' in text
     md = pb.markdown(res, [0, 1])
     assert '| BaseU | unsynchronized frames | 4.10 ± 0.10 | 6.00 ± 0.00 | 4.00 ± 0.10 | 6.00 ± 0.00 | - | - |' in md
     assert '| View 1 only |' in md and md.splitlines()[-1].endswith('| 4.15 ± 0.15 | 6.00 ± 0.00 |')

@@ -88,21 +88,23 @@ def collect(runs: Path, seeds: list[int]) -> dict:
 def headroom(res: dict) -> dict:
     """The two bounds beyond the issue's checks (lower MAE is better; each a :func:`compare` dict).
 
-    * ``oracle_vs_base_u``: BaseS on synchronized frames against BaseU on unsynchronized ones: the
-      best a model of this size and budget does when its views are perfectly synchronized;
+    * ``oracle_vs_base_u`` (MAE) and ``oracle_vs_base_u_game3`` (GAME(3)): BaseS on synchronized frames
+      against BaseU on unsynchronized ones: the best a model of this size and budget does when its views
+      are perfectly synchronized;
     * ``base_u_sync_vs_base_u``: BaseU's own weights on synchronized frames (its latency penalty);
     * ``view1_vs_base_u``: a model that never sees views 2 and 3 against BaseU: what those views add.
     """
-    def stat(name: str, variant: str) -> dict | None:
-        return res.get(name, {}).get(variant, {}).get('mae')
+    def stat(name: str, variant: str, metric: str = 'mae') -> dict | None:
+        return res.get(name, {}).get(variant, {}).get(metric)
 
     out = {}
-    u = stat('base_u', 'random')
-    for key, other in (('oracle_vs_base_u', stat('base_s', 'random_sync')),
-                       ('base_u_sync_vs_base_u', stat('base_u', 'random_sync')),
-                       ('view1_vs_base_u', stat('view1', 'random_view1'))):
-        if u and other:
-            out[key] = compare(other, u)
+    for key, metric, other in (('oracle_vs_base_u', 'mae', ('base_s', 'random_sync')),
+                               ('oracle_vs_base_u_game3', 'game3', ('base_s', 'random_sync')),
+                               ('base_u_sync_vs_base_u', 'mae', ('base_u', 'random_sync')),
+                               ('view1_vs_base_u', 'mae', ('view1', 'random_view1'))):
+        u, o = stat('base_u', 'random', metric), stat(*other, metric)
+        if u and o:
+            out[key] = compare(o, u)
     return out
 
 
@@ -111,6 +113,11 @@ def _oracle_sentence(c: dict) -> str:
     return (f'Perfect synchronization (BaseS on synchronized frames) / BaseU MAE = {c["ratio"]:.2f} '
             f'(difference {c["diff"]:+.2f}, spread {c["spread"]:.2f}{", a tie" if c["tie"] else ""}): '
             f'a sync model of this size and budget {reach} reach the {TARGET_RATIO} target by synchronizing.')
+
+
+def _oracle_game3_sentence(c: dict) -> str:
+    what = 'a tie' if c['tie'] else ('synchronized views localize better' if c['diff'] < 0 else 'BaseU lower')
+    return (f'GAME(3): perfect synchronization - BaseU = {c["diff"]:+.2f} (spread {c["spread"]:.2f}; {what}).')
 
 
 def _penalty_sentence(c: dict) -> str:
@@ -125,7 +132,8 @@ def _view1_sentence(c: dict) -> str:
             f'spread {c["spread"]:.2f}; {what}).')
 
 
-_SENTENCES = {'oracle_vs_base_u': _oracle_sentence, 'base_u_sync_vs_base_u': _penalty_sentence,
+_SENTENCES = {'oracle_vs_base_u': _oracle_sentence, 'oracle_vs_base_u_game3': _oracle_game3_sentence,
+              'base_u_sync_vs_base_u': _penalty_sentence,
               'view1_vs_base_u': _view1_sentence}
 
 
