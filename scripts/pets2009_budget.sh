@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How much PETS2009 leaves for synchronization (README "Results on PETS2009", "Room for synchronization"):
-# BaseU, CLS-epi (l_s), BaseS and a view-1-only model trained with 4x the budget of the PETS2009 tables and a
-# decaying learning rate, two training seeds, then python -m vsync_ros.reports.pets_budget.
+# BaseU, CLS-epi (l_s), BaseS and a view-1-only model trained with about 3x the budget of the PETS2009 tables
+# (8000 steps against BaseU's 2800) and a decaying learning rate, two training seeds, then
+# python -m vsync_ros.reports.pets_budget.
 #
 #   scripts/pets2009_budget.sh [DATA_ROOT]        # default ../shared/data/pets2009
 #
@@ -12,7 +13,7 @@
 #   View 1 only:    N0 + N1 steps of BaseU from scratch with views 2 and 3 always missing (train.view_dropout).
 # Environment: OUT (default runs/pets2009_budget), DATA (data sets, default runs/pets2009), SEEDS (default
 # "0 1"), N0, N1, DECAY (default 3.75e-4: the lr falls to 1/4 over N0 + N1 steps), JOBS (default 2).
-# About 80 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
+# About 1 h 45 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}; export PY
@@ -25,22 +26,10 @@ N1=${N1:-2000}
 DECAY=${DECAY:-0.000375}
 JOBS=${JOBS:-2}
 scripts/pets2009_data.sh "$DATA_ROOT" "$DATA"
-# the CPU configuration of the PETS2009 tables (scripts/reproduce_pets2009.sh says why)
-COMMON="data.root=$DATA/data_random data.gp_cell_m=0.8 model.density_scale=250 model.output_activation=none"
-
-# run NAME CONFIG SEED [overrides...]: one training run (skipped when its checkpoint exists)
-run() {
-  local name=$1 cfg=$2 seed=$3; shift 3
-  local out="$OUT/seed$seed/$name.pt"
-  [ -f "$out" ] && return 0
-  mkdir -p "$OUT/seed$seed"
-  # shellcheck disable=SC2086
-  $PY -m vsync_ros.engine.train --config "config/train/$cfg.yaml" $COMMON train.threads=1 train.log_every=100 \
-    train.seed="$seed" train.out="$out" "$@" > "$OUT/seed$seed/$name.log" 2>&1 \
-    || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
-  echo "trained $out"
-}
-throttle() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || exit 1; done; }
+TRAIN_DATA="$DATA/data_random"
+# shellcheck source=scripts/pets2009_common.sh
+source scripts/pets2009_common.sh   # the CPU configuration of the PETS2009 tables, pets_train, throttle
+run() { pets_train "$@" train.log_every=100; }
 
 for s in $SEEDS; do throttle; run base_u_init small_base_u "$s" train.max_steps="$N0" train.lr_decay="$DECAY" & done
 wait

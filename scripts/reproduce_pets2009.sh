@@ -20,32 +20,21 @@ SEEDS=${SEEDS:-"0 1"}
 STEPS_BASE=${STEPS_BASE:-2000}
 STEPS_SYNC=${STEPS_SYNC:-800}
 JOBS=${JOBS:-2}
-CELL=0.8   # ground cell of the CPU configuration (the paper: 0.4 m, 152x177 cells; here 76x88 cells of 0.8 m)
-# density_scale x cell area constant: the per-cell targets stay those of the 0.4 m plaza setup (1000 at 0.4 m).
-SCALE=250
-# Linear density output: with the MVMS ReLU output, 3 of 6 baseline runs on this large, mostly empty ground
-# grid collapsed to an all-zero map within the first 100 steps (dead output unit; the loss then stays at the
-# all-zero value): 1 of 4 at density_scale 1000, 2 of 2 at 250.
-ACT=none
+TRAIN_DATA="$OUT/data_random"
+# shellcheck source=scripts/pets2009_common.sh
+source scripts/pets2009_common.sh   # CELL, SCALE, ACT (why they are what they are), pets_train, throttle
 # The sync architecture of the committed PETS2009 results: a flow encoder of its own, matching at strides 16
 # and 8 (small.yaml before issue 12; small.yaml now matches the counting features at stride 16 only).
 ARCH=${ARCH-"model.flow_features=separate model.corr_levels=[1,2]"}
 # 1. data sets (scripts/pets2009_data.sh): the MVMS split at random latency kappa 5 s and constant tau +5 s / -5 s
 scripts/pets2009_data.sh "$DATA_ROOT" "$OUT"
 
-# run NAME CONFIG STEPS SEED [overrides...]: one training run (skipped when its checkpoint exists)
+# run NAME CONFIG STEPS SEED [overrides...]: one training run with the sync architecture ARCH
+# shellcheck disable=SC2086
 run() {
   local name=$1 cfg=$2 steps=$3 seed=$4; shift 4
-  local out="$OUT/seed$seed/$name.pt"
-  [ -f "$out" ] && return 0
-  mkdir -p "$OUT/seed$seed"
-  $PY -m vsync_ros.engine.train --config "config/train/$cfg.yaml" data.root="$OUT/data_random" \
-    data.gp_cell_m=$CELL model.density_scale=$SCALE model.output_activation=$ACT train.threads=1 train.seed="$seed" train.max_steps="$steps" train.out="$out" \
-    train.log_every=50 $ARCH "$@" > "$OUT/seed$seed/$name.log" 2>&1 || { echo "training $out failed: see $OUT/seed$seed/$name.log" >&2; return 1; }
-  echo "trained $out"
+  pets_train "$name" "$cfg" "$seed" train.max_steps="$steps" train.log_every=50 $ARCH "$@"
 }
-# throttle: wait while JOBS runs are going
-throttle() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || exit 1; done; }
 
 # 2. baselines from scratch (BaseU on unsynchronized frames, BaseS on synchronized frames)
 for s in $SEEDS; do
