@@ -14,12 +14,17 @@
 # Environment: OUT (default runs/pets2009_budget), DATA (data sets, default runs/pets2009), SEEDS (default
 # "0 1"), N0, N1, DECAY (default 3.75e-4: the lr falls to 1/4 over N0 + N1 steps), JOBS (default 2).
 # About 1 h 45 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
+# FRAMES_ROOT (environment): the MVMS release of PETS2009; when set, the runs use its real frames
+# (scripts/pets2009_data.sh), OUT / DATA default to runs/pets2009_frames_budget / runs/pets2009_frames and the
+# report is docs/results/pets2009_frames_budget.*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}; export PY
 DATA_ROOT=${1:-../shared/data/pets2009}
-OUT=${OUT:-runs/pets2009_budget}
-DATA=${DATA:-runs/pets2009}
+FRAMES_ROOT=${FRAMES_ROOT:-}; export FRAMES_ROOT
+TAG=pets2009; [ -n "$FRAMES_ROOT" ] && TAG=pets2009_frames
+OUT=${OUT:-runs/${TAG}_budget}
+DATA=${DATA:-runs/$TAG}
 SEEDS=${SEEDS:-"0 1"}
 N0=${N0:-6000}
 N1=${N1:-2000}
@@ -48,4 +53,5 @@ for s in $SEEDS; do
 done
 wait
 # shellcheck disable=SC2086
-$PY -m vsync_ros.reports.pets_budget --runs "$OUT" --data "$DATA/data_random" --seeds $SEEDS --jobs "$JOBS"
+$PY -m vsync_ros.reports.pets_budget --runs "$OUT" --data "$DATA/data_random" --seeds $SEEDS --jobs "$JOBS" \
+  --json "docs/results/${TAG}_budget.json" --markdown "docs/results/${TAG}_budget.md"

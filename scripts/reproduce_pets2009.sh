@@ -11,11 +11,17 @@
 # overrides of every run, default the pre-issue-12 one the results were made with; "" = config/train/small.yaml).
 # About 1 h on 2 CPU cores. The checkpoints are outputs, not committed files; the results
 # (docs/results/pets2009.*), the model cards (models/pets2009/) and the figure are.
+# FRAMES_ROOT (environment): the MVMS release of PETS2009 (real frames and ground-plane maps). When set, the
+# same runs train and test on its real frames (scripts/pets2009_data.sh); OUT defaults to runs/pets2009_frames
+# and the results, cards and figure are written as docs/results/pets2009_frames.*, models/pets2009_frames/ and
+# docs/img/pets2009_frames_results.png, next to the rendered-data ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}; export PY
 DATA_ROOT=${1:-../shared/data/pets2009}
-OUT=${OUT:-runs/pets2009}
+FRAMES_ROOT=${FRAMES_ROOT:-}; export FRAMES_ROOT
+TAG=pets2009; [ -n "$FRAMES_ROOT" ] && TAG=pets2009_frames
+OUT=${OUT:-runs/$TAG}
 SEEDS=${SEEDS:-"0 1"}
 STEPS_BASE=${STEPS_BASE:-2000}
 STEPS_SYNC=${STEPS_SYNC:-800}
@@ -62,4 +68,6 @@ done
 wait
 
 # 4. evaluations, tables, model cards and figure
-$PY -m vsync_ros.reports.pets_results --runs "$OUT" --jobs "$JOBS"
+# shellcheck disable=SC2086
+$PY -m vsync_ros.reports.pets_results --runs "$OUT" --seeds $SEEDS --jobs "$JOBS" --json "docs/results/$TAG.json" \
+  --markdown "docs/results/$TAG.md" --cards "models/$TAG" --figure "docs/img/${TAG}_results.png"

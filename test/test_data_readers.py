@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pets_release_tree import VIEW_001, write_sequence
 
 from vsync_ros.data.desync import DesyncConfig, h36m_train, pets
 from vsync_ros.data.readers import (
@@ -28,42 +29,11 @@ from vsync_ros.data.readers import (
 
 HAS_H5PY = importlib.util.find_spec('h5py') is not None
 
-VIEW_001 = """<?xml version="1.0" encoding="UTF-8"?>
-<Camera name="View_001">
-  <Geometry width="768" height="576" ncx="7.95e+02" nfx="7.52e+02" dx="4.85e-03" dy="4.65e-03"
-            dpx="5.1273271277e-03" dpy="4.6500000000e-03"/>
-  <Intrinsic focal="5.5549183034e+00" kappa1="5.1113043639e-03" cx="3.2422149053e+02" cy="2.8256650051e+02"
-             sx="1.0937855397e+00"/>
-  <Extrinsic tx="8.2873214225e+02" ty="-3.1754796051e+03" tz="3.5469298547e+04" rx="2.0405458695e+00"
-             ry="-8.9337703748e-01" rz="-4.3056124791e-01"/>
-</Camera>
-"""
-
 
 # ----------------------------------------------------------------------------------------- PETS2009
-def _pets_sequence(root, scenario, time, tag, n, sub='', size=(288, 384), gp_size=(710, 610)):
-    folder = root / 'dmaps' / scenario / time / 'train_test' / sub
-    folder.mkdir(parents=True, exist_ok=True)
-    h, w = size
-    for v in (1, 2, 3):
-        images = np.zeros((n, h, w, 1), np.uint8)
-        dens = np.zeros((n, h, w, 1), np.float32)
-        for i in range(n):
-            images[i] = (10 * i + v) % 256  # frame index and view encoded in the grey value
-            dens[i, h // 2, (w // 2 + i) % w] = 1000.0 * (i + 1)  # stored x1000
-        np.savez(folder / f'PETS_{tag}_view{v}_train_test_10.npz', images=images, density_maps=dens)
-    gp_dir = root / 'dmaps' / scenario / time / 'GP_maps'
-    gp_dir.mkdir(parents=True, exist_ok=True)
-    gp = np.zeros((n, *gp_size, 1), np.float32)
-    for i in range(n):
-        gp[i, 100 % gp_size[0], 200 % gp_size[1]] = i + 1  # i + 1 people in one cell
-    gp[:, -1, -1] = 5.0  # outside the 708 x 608 crop: must be dropped
-    np.savez(gp_dir / f'PETS_{tag}_groundplane_dmaps_10.npz', density_maps=gp)
-
-
 def test_pets2009_layout(tmp_path):
-    _pets_sequence(tmp_path, 'S1L3', '14_17', 'S1L3_1', 10)
-    _pets_sequence(tmp_path, 'S2L2', '14_55', 'S2L2_1', 9, sub='10_10')
+    write_sequence(tmp_path, 'S1L3', '14_17', 'S1L3_1', 10)
+    write_sequence(tmp_path, 'S2L2', '14_55', 'S2L2_1', 9, sub='10_10')
     (tmp_path / 'calib').mkdir()
     (tmp_path / 'calib' / 'View_001.xml').write_text(VIEW_001)
     kappa = 2 / 7
@@ -96,7 +66,7 @@ def test_pets2009_layout(tmp_path):
 
 
 def test_pets2009_paper_trimming(tmp_path):
-    _pets_sequence(tmp_path, 'S1L1', '13_57', 'S1L1_1', 80, size=(8, 12), gp_size=(16, 12))
+    write_sequence(tmp_path, 'S1L1', '13_57', 'S1L1_1', 80, size=(8, 12), gp_size=(16, 12))
     ds = PETS2009Dataset(tmp_path, sequences=[('S1L1', '13_57', 'S1L1_1')], desync=pets())
     assert ds.margin == 35 and len(ds) == 80 - 70  # 1105 -> 825 and 794 -> 514 frames over 4 sequences
     offs = np.stack([ds[k]['offsets_s'].numpy() for k in range(len(ds))])

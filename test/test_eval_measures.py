@@ -9,7 +9,7 @@ import torch
 from pipeline_support import make_checkpoint, plaza_calibration
 
 from vsync_ros.engine.checkpoint import load_model
-from vsync_ros.engine.tasks.counting import game_errors, per_sequence, summarize_rows
+from vsync_ros.engine.tasks.counting import game_errors, per_sequence, summarize_rows, warp_alignment
 
 
 def blob(rows: int, cols: int, r: int, c: int, mass: float = 1.0) -> torch.Tensor:
@@ -72,6 +72,36 @@ def test_per_sequence_groups_frames_by_their_sequence():
     assert per_sequence(rows, object()) == {}
 
 
+def test_warp_alignment_credits_a_flow_that_moves_people_to_the_reference_time():
+    """Views 1 and 2 see a person 48 px left of where it stands at the reference time (two GAME(3) cells)."""
+    h, w = 144, 192
+    density = torch.zeros(1, 3, 1, h, w)
+    sync = torch.zeros(1, 3, 1, h, w)
+    density[0, 1:, 0, 70, 100] = 1.0
+    sync[0, 1:, 0, 70, 148] = 1.0
+    level_hw = (9, 12)                            # stride 16
+    right = torch.zeros(1, 2, 2, *level_hw)
+    right[:, :, 0] = -48.0 / 16                   # backward warp: look 48 px to the left, in level pixels
+    unwarped, warped = warp_alignment(right, density, sync)
+    assert unwarped.shape == (1, 2)
+    assert unwarped[0].tolist() == pytest.approx([2.0, 2.0])
+    assert warped[0].tolist() == pytest.approx([0.0, 0.0], abs=1e-5)
+    same, same_warped = warp_alignment(torch.zeros(1, 2, 2, *level_hw), density, sync)
+    torch.testing.assert_close(same, same_warped, rtol=0, atol=1e-4)  # bilinear resampling at integer positions
+    wrong, wrong_warped = warp_alignment(-right, density, sync)   # moves the person further from the truth
+    assert wrong_warped[0].tolist() == pytest.approx([2.0, 2.0]) and torch.equal(wrong, unwarped)
+
+
+def test_summary_averages_the_warp_check_of_the_rows_that_have_it():
+    rows = [{'gt': 2.0, 'pred': 1.0, 'abs_err': 1.0, 'warp_check': {'unwarped': 4.0, 'warped': 1.0}},
+            {'gt': 2.0, 'pred': 2.0, 'abs_err': 0.0, 'warp_check': {'unwarped': 2.0, 'warped': 2.0}},
+            {'gt': 2.0, 'pred': 2.0, 'abs_err': 0.0}]   # e.g. a frame set the fallback estimated
+    check = summarize_rows(rows)['warp_check']
+    assert check['n'] == 2 and check['level'] == 3
+    assert (check['unwarped'], check['warped'], check['ratio']) == pytest.approx((3.0, 1.5, 0.5))
+    assert 'warp_check' not in summarize_rows(rows[2:])
+
+
 @pytest.mark.parametrize('method', ['cls_epi', 'sls'])
 def test_zero_flow_removes_the_motion_nets_influence(tmp_path, method):
     """With zero_flow the output no longer depends on the motion nets; without it, it does."""
@@ -127,5 +157,9 @@ def test_vsync_eval_zero_flow_and_game_on_a_data_set(tmp_path, capsys):
         assert doc['game']['3'] >= doc['game']['0']
         assert 'per_sequence' not in doc          # the plaza world has no recorded sequences
     assert docs['zero']['mae'] != pytest.approx(docs['plain']['mae'], abs=1e-9)
+    zero, plain = docs['zero']['warp_check'], docs['plain']['warp_check']
+    assert zero['n'] == plain['n'] == 3 and zero['ratio'] == pytest.approx(1.0, abs=1e-4)
+    assert plain['unwarped'] == pytest.approx(zero['unwarped']) and plain['warped'] != pytest.approx(zero['warped'])
+    assert all('warp_check' in r for r in docs['plain']['per_frame'])
     assert main(['--checkpoint', str(base), '--data', str(tmp_path / 'data'), '--no-progress', '--zero-flow']) == 2
     assert 'base model' in capsys.readouterr().err

@@ -66,6 +66,23 @@ def test_oracle_that_could_reach_it_and_views_that_help(tmp_path):
     assert 'could reach the 0.75 target' in text and 'views 2 and 3 help' in text
 
 
+@pytest.mark.parametrize('warped, verdict', [((3.0, 3.2), 'the flow moves people towards the reference time'),
+                                              ((4.9, 5.3), 'a tie: the flow does not measurably synchronize'),
+                                              ((6.0, 6.1), 'the flow moves people away from the reference time')])
+def test_cls_epi_warp_check_compares_warped_with_unwarped_views(tmp_path, warped, verdict):
+    _runs(tmp_path, oracle=(3.9, 4.1), view1=(4.0, 4.3))
+    for seed in (0, 1):   # the same test frames for both seeds: the unwarped error is the same
+        doc = fake_eval(4.3, 6.5)
+        doc['warp_check'] = {'n': 10, 'level': 3, 'unwarped': 5.0, 'warped': warped[seed]}
+        write_runs(tmp_path, {(seed, 'cls_epi', 'random'): doc})
+    res = pb.collect(tmp_path, [0, 1])
+    assert 'warp_warped' not in res['base_u']['random']     # a base model has no flow to check
+    c = pb.headroom(res)['cls_epi_warp']
+    assert c['ratio'] == pytest.approx(sum(warped) / 2 / 5.0) and c['spread'] == pytest.approx(warped[1] - warped[0])
+    text = '\n'.join(pb.headroom_verdicts(pb.headroom(res)))
+    assert f"5.00 unwarped, {sum(warped) / 2:.2f} warped" in text and verdict in text
+
+
 def test_a_seed_without_its_evaluation_leaves_the_cell_empty(tmp_path):
     write_runs(tmp_path, {(0, 'base_u', 'random'): fake_eval(4.0, 6.0)})
     assert pb.collect(tmp_path, [0, 1]) == {}

@@ -9,6 +9,7 @@ Examples::
     vsync-synth data/plaza_pets --sheet-only --sheet data/plaza_pets/sheet.png
     vsync-synth data/pets_const --world pets --data-root ../shared/data/pets2009 --mode constant
     vsync-synth data/pets_s1l1 --world pets --data-root ../shared/data/pets2009 --sequence S1L1-1 --n-train 20
+    vsync-synth data/pets_real --world pets-frames --frames-root ~/mvms_pets --data-root ../shared/data/pets2009
     vsync-synth data/mine --rig rigs/mine --n-train 800 --n-test 200        # your own cameras (vsync-rig import)
     vsync-synth data/mine_pose --world pose --rig rigs/mine --segment-s 6
 
@@ -18,6 +19,12 @@ S1L2-1, S1L2-2), in a PETS-like scene, at 384x288, with ground truth on the MVMS
 cells of 0.4 m). Reference frames every 1/7 s; a frame set is kept only if every view time
 t + offset lies inside its sequence's annotated interval; by default every such set is written.
 The data root is read, never copied: the manifest records it and the sequence names.
+
+``--world pets-frames`` writes the same kind of data set from the real PETS2009 frames and the authors'
+ground-plane maps of the MVMS release (``--frames-root``, read by ``vsync_ros.data.readers.pets2009``;
+its MVMS split, train S1L3-1, S1L3-2, S2L2-1, S2L3-1 and the same four test sequences), calibrated by
+``--data-root``'s Tsai files. Latency offsets are whole frames (``--quantum`` 1/7 s), the maps have no
+person positions, so models train at a multiple of its 0.4 m cell (e.g. data.gp_cell_m=0.8).
 
 ``--rig DIR`` takes the cameras (any number >= 2, view 0 the reference) from a rig folder written by
 ``vsync-rig import``. The crowd world walks its crowd in the rig's ground region and builds the static
@@ -59,10 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                'contact_sheet.png (see docs/data.md).')
     p.add_argument('out', type=Path, help='output folder (must be empty unless --overwrite)')
     g = p.add_argument_group('world')
-    g.add_argument('--world', choices=['crowd', 'pose', 'pets'], default='crowd',
+    g.add_argument('--world', choices=['crowd', 'pose', 'pets', 'pets-frames'], default='crowd',
                    help="'crowd': people walking on the plaza, task counting (default); 'pose': the 3D-pose "
                         "motion world (vsync_ros.data.motion_world), task pose; 'pets': PETS2009's real rig and "
-                        'real annotated trajectories (needs --data-root), task counting')
+                        "real annotated trajectories (needs --data-root), task counting; 'pets-frames': PETS2009's "
+                        'real frames and ground maps of the MVMS release (needs --frames-root and --data-root)')
     g.add_argument('--rig', type=Path, default=None, metavar='DIR',
                    help='rig folder from vsync-rig import (rig.yaml, cameras/): its cameras and ground region '
                         'instead of the plaza (crowd) or the studio (pose) rig; not with --world pets')
@@ -110,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--data-root', type=Path, default=None, metavar='DIR',
                    help='PETS2009 data root holding calibration/View_00{1,2,3}.xml and '
                         'annotations/PETS2009-<seq>.xml (read only; recorded in the manifest)')
+    g.add_argument('--frames-root', type=Path, default=None, metavar='DIR',
+                   help='--world pets-frames: the MVMS release of PETS2009 (the folder holding dmaps/: real '
+                        'frames of views 1-3 and ground-plane density maps); read only')
     g.add_argument('--sequence', nargs='+', default=None, metavar='SEQ',
                    help='sequences serving both splits (the test split starts after the train frames and '
                         '--test-gap); instead of --train-sequences / --test-sequences')
@@ -162,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _make_world(args):
     from vsync_ros.data.crowd_world import CrowdWorld, CrowdWorldConfig
+    if args.world == 'pets-frames':
+        from vsync_ros.data.pets_frames_world import PetsFramesWorld
+        return PetsFramesWorld(args.frames_root, args.data_root / 'calibration', image_size=args.size)
     if args.world == 'pets':
         from vsync_ros.data.pets_world import pets_world
         from vsync_ros.data.readers.pets_tracks import TEST_TRACKS, TRAIN_TRACKS
@@ -273,14 +287,25 @@ def main(argv=None) -> int:
     if args.sheet_only:
         print(make_contact_sheet(args.out, sheet, n_samples=args.sheet_samples))
         return 0
-    pets = args.world == 'pets'
+    pets = args.world in ('pets', 'pets-frames')
     if pets:
         if args.data_root is None:
-            raise SystemExit('vsync-synth: --world pets needs --data-root (the PETS2009 calibration and annotations)')
+            raise SystemExit(f'vsync-synth: --world {args.world} needs --data-root (the PETS2009 calibration'
+                             + (' and annotations)' if args.world == 'pets' else ')'))
         if args.sequence and (args.train_sequences or args.test_sequences):
             raise SystemExit('vsync-synth: give --sequence or --train-sequences / --test-sequences, not both')
     elif args.data_root or args.sequence or args.train_sequences or args.test_sequences:
         raise SystemExit('vsync-synth: --data-root and the sequence options need --world pets')
+    if args.world == 'pets-frames':
+        if args.frames_root is None:
+            raise SystemExit('vsync-synth: --world pets-frames needs --frames-root (the MVMS release of PETS2009)')
+        if args.sequence or args.train_sequences or args.test_sequences:
+            raise SystemExit('vsync-synth: --world pets-frames uses the MVMS split of the release; '
+                             'the sequence options are for --world pets')
+        if args.quantum is None:
+            args.quantum = 1.0 / 7.0  # whole frames: the release has nothing between them
+    elif args.frames_root is not None:
+        raise SystemExit('vsync-synth: --frames-root needs --world pets-frames')
     _check_scene_options(args)
     if args.rig is not None:
         from vsync_ros.geometry.camera import CalibrationError

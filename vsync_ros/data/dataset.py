@@ -8,7 +8,8 @@ Every sample is a dict of tensors with fixed shapes (the default DataLoader coll
 * ``offsets_s`` float32 (V,), ``view_valid`` bool (V,), ``ref_view`` int64 (acting reference:
   first valid view), ``time_s`` float64, ``index`` int64,
 * counting: ``gp_density`` float32 (1, rows, cols) on :attr:`SyncDataset.region`, ``view_density``
-  float32 (V, 1, H, W) head density of the frames actually input (zeros if missing),
+  float32 (V, 1, H, W) head density of the frames actually input (zeros if missing; from the stored
+  head pixels ``v<i>_heads_uv`` or, for real data, a stored map ``v<i>_density``),
   ``view_density_sync`` float32 (V, 1, H, W) of the synchronized frames, ``count`` float32 (),
 * pose: ``joints_3d`` float32 (P, 17, 3) metres (and ``motion`` int64 (P,) when stored).
 
@@ -23,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vsync_ros.data import storage
-from vsync_ros.data.density import ground_density, image_density
+from vsync_ros.data.density import ground_density, image_density, sum_pool
 from vsync_ros.geometry.camera import Camera
 from vsync_ros.geometry.ground import GroundRegion
 
@@ -35,7 +36,8 @@ class SyncDataset(Dataset):
         root: data-set folder (holding manifest.json).
         split: 'train' or 'test'.
         gp_cell_m: ground-plane density cell size; default the stored one. Another value recomputes
-            the map from the stored positions (same sigma).
+            the map from the stored positions (same sigma), or, for a data set without positions (real
+            data), sum-pools the stored map by an integer factor (DatasetError for another cell).
         load_sync: read the synchronized frames (set False to save time when they are not needed;
             ``images_sync`` is then omitted).
 
@@ -165,14 +167,42 @@ class SyncDataset(Dataset):
         out = np.zeros((self.n_views, 1, self.height, self.width), np.float32)
         valid = self.index['view_valid'][k]
         for v in range(self.n_views):
-            key = f'v{v}_heads_uv'
-            if sync and f'sync_{key}' in gt:
-                key = f'sync_{key}'
-            elif not valid[v]:
+            prefix = f'sync_v{v}_' if sync and (f'sync_v{v}_heads_uv' in gt or f'sync_v{v}_density' in gt) else f'v{v}_'
+            if prefix == f'v{v}_' and not valid[v]:
                 continue
-            if key in gt:
-                out[v, 0] = image_density(gt[key], self.width, self.height, self.view_sigma_px)
+            if prefix + 'density' in gt:  # a stored map (real data sets, e.g. PETS2009's release)
+                out[v, 0] = self._stored_map(gt, prefix + 'density', k, (self.height, self.width))
+            elif prefix + 'heads_uv' in gt:
+                out[v, 0] = image_density(gt[prefix + 'heads_uv'], self.width, self.height, self.view_sigma_px)
         return out
+
+    def _stored_map(self, gt: dict, key: str, k: int, shape: tuple[int, int]) -> np.ndarray:
+        d = np.asarray(gt[key], np.float32)
+        if d.shape != shape:
+            raise storage.DatasetError(f'data set {self.root}, {self.split} sample {k}: ground truth {key} is '
+                                       f'{d.shape}, expected {shape}')
+        return d
+
+    def _gp_density(self, gt: dict, k: int) -> np.ndarray:
+        """(rows, cols) ground-plane density on :attr:`region`.
+
+        From the stored positions when the cell differs from the stored one; a data set without positions
+        (real data: stored maps only) is sum-pooled by an integer factor of its stored cell.
+        """
+        stored = self._stored_region
+        if self.region is None or self.region == stored:
+            return self._stored_map(gt, 'gp_density', k, stored.shape if stored else np.shape(gt['gp_density']))
+        if 'positions' in gt:
+            return ground_density(gt['positions'], self.region, self.gp_sigma_m)
+        factor = self.region.cell_m / stored.cell_m
+        if abs(factor - round(factor)) > 1e-6 or round(factor) < 1:
+            raise storage.DatasetError(
+                f'data set {self.root}: ground truth holds density maps of {stored.cell_m:g} m cells and no '
+                f'positions (field positions); a {self.region.cell_m:g} m cell needs an integer multiple of '
+                f'{stored.cell_m:g} m')
+        gp = sum_pool(self._stored_map(gt, 'gp_density', k, stored.shape), int(round(factor)))
+        rows, cols = self.region.shape
+        return np.ascontiguousarray(gp[:rows, :cols], np.float32)
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         if not 0 <= k < self._n:
@@ -190,10 +220,7 @@ class SyncDataset(Dataset):
             sample['images_sync'] = torch.from_numpy(self._images(k, sync=True))
         gt = self.raw_gt(k)
         if self.task == 'counting':
-            if self.region is not None and self.region != self._stored_region:
-                gp = ground_density(gt['positions'], self.region, self.gp_sigma_m)
-            else:
-                gp = gt['gp_density'].astype(np.float32)
+            gp = self._gp_density(gt, k)
             sample['gp_density'] = torch.from_numpy(np.ascontiguousarray(gp[None]))
             sample['view_density'] = torch.from_numpy(self._view_density(gt, k, sync=False))
             sample['view_density_sync'] = torch.from_numpy(self._view_density(gt, k, sync=True))

@@ -315,7 +315,7 @@ def generate_dataset(out_dir, world=None, desync: DesyncConfig | None = None, n_
         sigma = float(getattr(w, 'view_sigma_px', 3.0 * src_w / 384.0)) * sx
         manifest['gt'] = {'gp_sigma_m': float(getattr(getattr(w, 'config', None), 'gp_sigma_m', 1.0)),
                           'view_sigma_px': sigma, 'density_scale': 1.0,
-                          'view_density_from': 'heads_uv'}
+                          'view_density_from': getattr(w, 'view_density_from', 'heads_uv')}
     storage.write_json(out / 'manifest.json', manifest)
     if contact_sheet:
         from vsync_ros.data.contact_sheet import make_contact_sheet

@@ -39,6 +39,9 @@ VARIANTS: dict[str, list[str]] = {
     'random_view1': ['--drop-view', '1', '--drop-view', '2'],
 }
 METRICS = ('mae', 'nae', 'game3')
+#: a camera-level sync model's warp check (vsync-eval's 'warp_check': image GAME(3) of views 2 and 3 against their
+#: synchronized frames, before and after its flow), collected where every seed's evaluation has it
+WARP_METRICS = ('warp_unwarped', 'warp_warped')
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def collect(runs: Path, seeds: list[int]) -> dict:
                 continue
             docs = [json.loads(p.read_text()) for p in paths]
             entry[variant] = {k: seed_stats([metric_of(d, k) for d in docs]) for k in METRICS}
+            if all('warp_check' in d for d in docs):
+                entry[variant].update({k: seed_stats([float(d['warp_check'][k[5:]]) for d in docs])
+                                       for k in WARP_METRICS})
             entry[variant]['n'] = docs[0]['n']
         if entry:
             out[row.name] = entry
@@ -92,7 +98,9 @@ def headroom(res: dict) -> dict:
       against BaseU on unsynchronized ones: the best a model of this size and budget does when its views
       are perfectly synchronized;
     * ``base_u_sync_vs_base_u``: BaseU's own weights on synchronized frames (its latency penalty);
-    * ``view1_vs_base_u``: a model that never sees views 2 and 3 against BaseU: what those views add.
+    * ``view1_vs_base_u``: a model that never sees views 2 and 3 against BaseU: what those views add;
+    * ``cls_epi_warp``: CLS-epi's flow, views 2 and 3 warped against unwarped (image GAME(3) against their
+      synchronized frames): whether its flow moves people to where they are at the reference time.
     """
     def stat(name: str, variant: str, metric: str = 'mae') -> dict | None:
         return res.get(name, {}).get(variant, {}).get(metric)
@@ -105,6 +113,11 @@ def headroom(res: dict) -> dict:
         u, o = stat('base_u', 'random', metric), stat(*other, metric)
         if u and o:
             out[key] = compare(o, u)
+    cls_random = res.get('cls_epi', {}).get('random', {})
+    if 'warp_warped' in cls_random:
+        out['cls_epi_warp'] = {**compare(cls_random['warp_warped'], cls_random['warp_unwarped']),
+                               'unwarped': cls_random['warp_unwarped']['mean'],
+                               'warped': cls_random['warp_warped']['mean']}
     return out
 
 
@@ -132,9 +145,18 @@ def _view1_sentence(c: dict) -> str:
             f'spread {c["spread"]:.2f}; {what}).')
 
 
+def _warp_sentence(c: dict) -> str:
+    what = ('a tie: the flow does not measurably synchronize' if c['tie'] else
+            ('the flow moves people towards the reference time' if c['diff'] < 0 else
+             'the flow moves people away from the reference time'))
+    return (f"CLS-epi's flow on views 2 and 3 (image GAME(3) against their synchronized frames, people): "
+            f"{c['unwarped']:.2f} unwarped, {c['warped']:.2f} warped, ratio {c['ratio']:.2f} "
+            f"(difference {c['diff']:+.2f}, spread {c['spread']:.2f}; {what}).")
+
+
 _SENTENCES = {'oracle_vs_base_u': _oracle_sentence, 'oracle_vs_base_u_game3': _oracle_game3_sentence,
               'base_u_sync_vs_base_u': _penalty_sentence,
-              'view1_vs_base_u': _view1_sentence}
+              'view1_vs_base_u': _view1_sentence, 'cls_epi_warp': _warp_sentence}
 
 
 def headroom_verdicts(room: dict) -> list[str]:

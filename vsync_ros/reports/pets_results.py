@@ -282,12 +282,28 @@ def verdicts(chk: dict) -> list[str]:
     return out
 
 
+def real_frames(data: Path) -> bool:
+    """True when the PETS2009 data set in ``data`` holds the real frames (``vsync-synth --world pets-frames``)."""
+    try:
+        source = (json.loads((data / 'manifest.json').read_text()).get('world') or {}).get('source') or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return source.get('type') == 'pets2009-frames'
+
+
+def data_description(data: Path) -> str:
+    """What the PETS2009 data set in ``data`` holds (for model cards): real frames, or rendered ones."""
+    if real_frames(data):
+        return 'PETS2009 real frames of views 1-3 and ground-plane maps of the MVMS release'
+    return ('PETS2009 real calibration (views 1-3) and real annotated trajectories of S2L2 and S2L3, rendered '
+            'by vsync_ros in a synthetic PETS-like scene')
+
+
 def write_cards(runs: Path, seeds: list[int], cards_dir: Path) -> list[Path]:
     """A model card per checkpoint with its own (per-seed) test numbers; returns the files written."""
     from vsync_ros.reports.results import model_card
 
-    world = ('PETS2009 real calibration (views 1-3) and real annotated trajectories of S2L2 and S2L3, rendered '
-             'by vsync_ros in a synthetic PETS-like scene')
+    world = data_description(runs / 'data_random')
     written = []
     for seed in seeds:
         for m in MODELS:
@@ -303,7 +319,7 @@ def write_cards(runs: Path, seeds: list[int], cards_dir: Path) -> list[Path]:
                     evals.append((label, variant.split('_')[0], json.loads(path.read_text())))
             cards_dir.mkdir(parents=True, exist_ok=True)
             card = cards_dir / f'{m.name}_seed{seed}.md'
-            text = model_card(ckpt, evals, world=world)
+            text = model_card(ckpt, evals, world=world, synthetic=not real_frames(runs / 'data_random'))
             card.write_text(text.replace(f'# {ckpt.name}', f'# {m.name}_seed{seed} ({m.label}, {m.loss})', 1))
             written.append(card)
     return written

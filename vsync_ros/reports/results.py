@@ -40,11 +40,11 @@ def evaluate_row(checkpoint: Path, data: Path, split: str, sync_input: bool, dev
 
 
 def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]],
-               world: str = 'vsync_ros plaza world') -> str:
+               world: str = 'vsync_ros plaza world', synthetic: bool = True) -> str:
     """Markdown model card of a checkpoint: regime, config, data, training time and test metrics.
 
     ``evaluations``: (table label, latency column, metrics) rows measured on held-out test splits;
-    ``world``: what the training data set renders.
+    ``world``: what the training data set renders (or holds); ``synthetic``: False for real frames.
     """
     from vsync_ros.engine.checkpoint import load_checkpoint
 
@@ -61,7 +61,8 @@ def model_card(checkpoint: Path, evaluations: list[tuple[str, str, dict]],
         f'{ckpt.region.cell_m} m.',
         f'- Loss: `{ckpt.config.loss.sync_loss}` sync loss, gamma {ckpt.config.loss.gamma:g}; '
         f'optimizer {ckpt.config.train.optimizer}, lr {ckpt.config.train.lr:g}, batch {ckpt.config.train.batch_size}.',
-        f'- Trained on **synthetic data only** ({world}, {man.get("n", "?")} training samples, '
+        f'- Trained on **{"synthetic data only" if synthetic else "real frames"}** ({world}, '
+        f'{man.get("n", "?")} training samples, '
         f'world seed {man.get("seed", "?")}, latency mode {desync.get("mode", "?")}, kappa {desync.get("kappa_s")} s, '
         f'tau {desync.get("tau_s")} s, dt {desync.get("dt_s")} s); training seed {meta.get("seed")}.',
         f'- Steps: {meta.get("steps")} in {meta.get("wall_time_s", 0) / 60:.1f} min on CPU '

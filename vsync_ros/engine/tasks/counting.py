@@ -70,6 +70,39 @@ def game_errors(pred: torch.Tensor, gt: torch.Tensor, levels=GAME_LEVELS) -> tor
 
 
 FAILOVER_MODES = ('as_trained', 'unsynced')
+WARP_CHECK_LEVEL = 3  # image GAME level of the warp check: 8 x 8 cells of each view
+
+
+def warp_alignment(flow_px: torch.Tensor, density: torch.Tensor, density_sync: torch.Tensor,
+                   level: int = WARP_CHECK_LEVEL) -> tuple[torch.Tensor, torch.Tensor]:
+    """How well a camera-level flow moves views 1..V-1 to the reference time, measured on head densities.
+
+    Each non-reference view's head density of its input frame is compared with that view's density at the
+    reference time (its synchronized frame) by image GAME(``level``) (absolute count error summed over
+    4**level equal image cells, people), once as it is and once backward-warped by the flow, upsampled to the
+    density's size (:func:`~vsync_ros.models.sync.warp.warp`, the warp the model applies to its features).
+    A flow that synchronizes makes the second smaller; a zero flow makes them equal. (A flow that pushes
+    people out of the image also lowers it, from twice their mass to once: read it with the counts.)
+
+    Args:
+        flow_px: (B, V-1, 2, h, w) flow of the model's finest level, pixels of that level.
+        density, density_sync: (B, V, 1, H, W) head densities of the input / synchronized frames (people
+            per pixel; view 0 is the reference and is not used).
+
+    Returns:
+        (unwarped, warped): (B, V-1) image GAME(level) of each view, people.
+    """
+    from vsync_ros.models.sync.warp import upsample_flow, warp
+
+    b, n = flow_px.shape[:2]
+    size = tuple(density.shape[-2:])
+    moving = density[:, 1:].flatten(0, 1).to(flow_px.dtype)
+    target = density_sync[:, 1:].flatten(0, 1).to(flow_px.dtype)
+    warped = warp(moving, upsample_flow(flow_px.flatten(0, 1), size))
+    col = GAME_LEVELS.index(level)
+    unwarped_err = game_errors(moving, target)[:, col].reshape(b, n)
+    warped_err = game_errors(warped, target)[:, col].reshape(b, n)
+    return unwarped_err, warped_err
 
 
 def dropped_view_mask(n_samples: int, n_views: int, views: Sequence[int]) -> torch.Tensor:
@@ -115,6 +148,10 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
         {'n', 'mae', 'nae', 'nae_frames', 'mean_gt', 'mean_pred', 'game': {'0'..'3': mean GAME(L)},
         'per_frame': [{'index', 'time_s', 'gt', 'pred', 'abs_err', 'game', 'offsets_s', 'view_valid'}]}
         (rows estimated by ``fallback`` also carry 'fallback': True; the result then has 'fallback_frames').
+        A camera-level sync model on unsynchronized frames with head densities also gets, per row,
+        'warp_check': {'unwarped', 'warped'}, the image GAME(3) of views 1..V-1 (valid ones, summed) against
+        their synchronized frames, before and after its flow (:func:`warp_alignment`), and the summary gets
+        their means ('warp_check' with 'ratio' = warped / unwarped).
         NAE = mean |pred - gt| / gt over frames with gt > 0 ('nae_frames' of them); GAME(L) as
         :func:`game_errors`, of the predicted map against the data set's ground-plane density (when a
         batch has no 'gp_density', 'game' is absent). The count 'gt' is the annotated number of people.
@@ -153,6 +190,12 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
                 out = {'count': torch.where(pick, other['count'], out['count']),
                        'density': torch.where(pick.view(-1, 1, 1, 1), other['density'], out['density'])}
         pred = out['count']
+        warp_rows = None
+        if (getattr(model, 'cls', None) is not None and 'flows' in out and not use_sync_input
+                and 'view_density' in b and 'view_density_sync' in b):
+            unwarped_err, warped_err = warp_alignment(out['flows'][0], b['view_density'], b['view_density_sync'])
+            seen = b['view_valid'][:, 1:].to(unwarped_err.dtype)
+            warp_rows = torch.stack([(unwarped_err * seen).sum(1), (warped_err * seen).sum(1)], 1).cpu()
         game = None
         if 'gp_density' in batch:
             density = out['density'] / model.cfg.density_scale
@@ -166,6 +209,9 @@ def evaluate_model(model: torch.nn.Module, dataset, device: torch.device, use_sy
                    'view_valid': [bool(x) for x in valid_rows[i]]}
             if game is not None:
                 row['game'] = {str(lv): float(game[i, j]) for j, lv in enumerate(GAME_LEVELS)}
+            warped_here = 'synchronize' not in inputs or bool(inputs['synchronize'][i])
+            if warp_rows is not None and warped_here and not bool(use_fallback[i]):
+                row['warp_check'] = {'unwarped': float(warp_rows[i, 0]), 'warped': float(warp_rows[i, 1])}
             if bool(use_fallback[i]):
                 row['fallback'] = True
             rows.append(row)
@@ -241,6 +287,12 @@ def summarize_rows(rows: list[dict]) -> dict:
            'mean_pred': sum(r['pred'] for r in rows) / n if n else float('nan')}
     if rows and all('game' in r for r in rows):
         out['game'] = {str(lv): sum(r['game'][str(lv)] for r in rows) / n for lv in GAME_LEVELS}
+    checked = [r['warp_check'] for r in rows if 'warp_check' in r]
+    if checked:
+        unwarped = sum(c['unwarped'] for c in checked) / len(checked)
+        warped = sum(c['warped'] for c in checked) / len(checked)
+        out['warp_check'] = {'n': len(checked), 'level': WARP_CHECK_LEVEL, 'unwarped': unwarped, 'warped': warped,
+                             'ratio': warped / unwarped if unwarped > 0 else float('nan')}
     return out
 
 
@@ -395,6 +447,12 @@ class CountingTask:
 
     def eval_line(self, ckpt: Checkpoint, where: str, result: dict, wall_time_s: float) -> str:
         """What ``vsync-eval`` prints; ``where`` names the data set and split."""
-        return (f'{ckpt.config.model.method} on {where}: n={result["n"]} MAE={result["mae"]:.3f} '
+        line = (f'{ckpt.config.model.method} on {where}: n={result["n"]} MAE={result["mae"]:.3f} '
                 f'NAE={result["nae"]:.4f} (mean gt {result["mean_gt"]:.2f}, mean pred {result["mean_pred"]:.2f}) '
                 f'in {wall_time_s:.1f} s')
+        check = result.get('warp_check')
+        if check:
+            line += (f'\nwarp check (non-reference views against their synchronized frames, image '
+                     f'GAME({check["level"]})): {check["unwarped"]:.3f} unwarped, {check["warped"]:.3f} '
+                     f'warped by the flow (x{check["ratio"]:.2f})')
+        return line
