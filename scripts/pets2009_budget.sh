@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How much PETS2009 leaves for synchronization (README "Results on PETS2009", "Room for synchronization"):
-# BaseU, CLS-epi (l_s), BaseS and a view-1-only model trained with about 3x the budget of the PETS2009 tables
+# BaseU, CLS-epi (l_s and l_W), BaseS and a view-1-only model trained with about 3x the budget of the PETS2009 tables
 # (8000 steps against BaseU's 2800) and a decaying learning rate, two training seeds, then
 # python -m vsync_ros.reports.pets_budget.
 #
@@ -8,7 +8,8 @@
 #
 # Every model has the same budget of N0 + N1 steps (default 6000 + 2000, batch 1):
 #   BaseU, CLS-epi: N0 steps of BaseU from scratch (lr 5e-4 / (1 + DECAY * step)), then N1 steps at lr 1.5e-4,
-#                   BaseU on as it is, CLS-epi (l_s, gamma 10, the small.yaml sync architecture) from it;
+#                   BaseU on as it is, CLS-epi (l_s, gamma 10, the small.yaml sync architecture) from it, and
+#                   CLS-epi with l_W (synchronized frames tell its flow where people are) from it too;
 #   BaseS:          N0 + N1 steps on synchronized frames from scratch (same schedule);
 #   View 1 only:    N0 + N1 steps of BaseU from scratch with views 2 and 3 always missing (train.view_dropout).
 # Environment: OUT (default runs/pets2009_budget), DATA (data sets, default runs/pets2009), SEEDS (default
@@ -44,6 +45,8 @@ for s in $SEEDS; do
   { throttle; run base_u small_base_u "$s" $C & }
   # shellcheck disable=SC2086
   { throttle; run cls_epi small_cls_epi "$s" $C loss.sync_loss=sim loss.gamma=10 & }
+  # shellcheck disable=SC2086
+  { throttle; run cls_epi_w small_cls_epi "$s" $C & }
 done
 wait
 for s in $SEEDS; do

@@ -83,6 +83,25 @@ def test_cls_epi_warp_check_compares_warped_with_unwarped_views(tmp_path, warped
     assert f"5.00 unwarped, {sum(warped) / 2:.2f} warped" in text and verdict in text
 
 
+def test_cls_epi_trained_with_l_w_against_l_s_from_the_same_checkpoint(tmp_path):
+    res = _runs(tmp_path, oracle=(3.9, 4.1), view1=(4.0, 4.3))
+    assert 'cls_epi_w_vs_cls_epi' not in pb.headroom(res)          # not trained: no comparison, no sentence
+    for seed in (0, 1):
+        doc = fake_eval(3.0 + 0.2 * seed, 5.0)                      # CLS-epi (l_s): 4.3 MAE, 6.5 GAME(3)
+        doc['warp_check'] = {'n': 10, 'level': 3, 'unwarped': 5.0, 'warped': 3.5}
+        write_runs(tmp_path, {(seed, 'cls_epi_w', v): doc for v in ('random', 'random_sync', 'random_zero_flow')})
+    res = pb.collect(tmp_path, [0, 1])
+    room = pb.headroom(res)
+    assert room['cls_epi_w_vs_cls_epi']['diff'] == pytest.approx(3.1 - 4.3) and not room['cls_epi_w_vs_cls_epi']['tie']
+    assert room['cls_epi_w_vs_cls_epi_game3']['diff'] == pytest.approx(-1.5)
+    assert room['cls_epi_w_warp']['ratio'] == pytest.approx(0.7) and 'cls_epi_warp' not in room
+    text = '\n'.join(pb.headroom_verdicts(room))
+    assert 'CLS-epi trained with l_W against l_s, MAE: -1.20 (ratio 0.72, spread 0.20; l_W better)' in text
+    assert "CLS-epi (l_W)'s flow on views 2 and 3" in text and 'the flow moves people towards the reference' in text
+    md = pb.markdown(res, [0, 1])
+    assert '| CLS-epi (l_W) | unsynchronized frames + synchronized ones for l_W, from BaseU | 3.10 ± 0.10 |' in md
+
+
 def test_a_seed_without_its_evaluation_leaves_the_cell_empty(tmp_path):
     write_runs(tmp_path, {(0, 'base_u', 'random'): fake_eval(4.0, 6.0)})
     assert pb.collect(tmp_path, [0, 1]) == {}

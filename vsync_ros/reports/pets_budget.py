@@ -58,6 +58,8 @@ ROWS: tuple[BudgetRow, ...] = (
     BudgetRow('base_u', 'BaseU', 'unsynchronized frames', ('random', 'random_sync', 'random_view1')),
     BudgetRow('cls_epi', 'CLS-epi (l_s)', 'unsynchronized frames, from BaseU',
               ('random', 'random_sync', 'random_zero_flow')),
+    BudgetRow('cls_epi_w', 'CLS-epi (l_W)', 'unsynchronized frames + synchronized ones for l_W, from BaseU',
+              ('random', 'random_sync', 'random_zero_flow')),
     BudgetRow('base_s', 'BaseS', 'synchronized frames', ('random_sync', 'random')),
     BudgetRow('view1', 'View 1 only', 'unsynchronized frames, views 2 and 3 always missing', ('random_view1',)),
 )
@@ -99,8 +101,11 @@ def headroom(res: dict) -> dict:
       are perfectly synchronized;
     * ``base_u_sync_vs_base_u``: BaseU's own weights on synchronized frames (its latency penalty);
     * ``view1_vs_base_u``: a model that never sees views 2 and 3 against BaseU: what those views add;
-    * ``cls_epi_warp``: CLS-epi's flow, views 2 and 3 warped against unwarped (image GAME(3) against their
-      synchronized frames): whether its flow moves people to where they are at the reference time.
+    * ``cls_epi_warp`` / ``cls_epi_w_warp``: CLS-epi's flow (trained with l_s / with l_W), views 2 and 3
+      warped against unwarped (image GAME(3) against their synchronized frames): whether its flow moves
+      people to where they are at the reference time;
+    * ``cls_epi_w_vs_cls_epi`` (MAE) and ``cls_epi_w_vs_cls_epi_game3``: the same model from the same BaseU
+      checkpoint, trained with l_W (the flow told where people are at the reference time) against l_s.
     """
     def stat(name: str, variant: str, metric: str = 'mae') -> dict | None:
         return res.get(name, {}).get(variant, {}).get(metric)
@@ -113,11 +118,16 @@ def headroom(res: dict) -> dict:
         u, o = stat('base_u', 'random', metric), stat(*other, metric)
         if u and o:
             out[key] = compare(o, u)
-    cls_random = res.get('cls_epi', {}).get('random', {})
-    if 'warp_warped' in cls_random:
-        out['cls_epi_warp'] = {**compare(cls_random['warp_warped'], cls_random['warp_unwarped']),
-                               'unwarped': cls_random['warp_unwarped']['mean'],
-                               'warped': cls_random['warp_warped']['mean']}
+    for name in ('cls_epi', 'cls_epi_w'):
+        cls_random = res.get(name, {}).get('random', {})
+        if 'warp_warped' in cls_random:
+            out[f'{name}_warp'] = {**compare(cls_random['warp_warped'], cls_random['warp_unwarped']),
+                                   'unwarped': cls_random['warp_unwarped']['mean'],
+                                   'warped': cls_random['warp_warped']['mean']}
+    for key, metric in (('cls_epi_w_vs_cls_epi', 'mae'), ('cls_epi_w_vs_cls_epi_game3', 'game3')):
+        w, ls = stat('cls_epi_w', 'random', metric), stat('cls_epi', 'random', metric)
+        if w and ls:
+            out[key] = compare(w, ls)
     return out
 
 
@@ -145,18 +155,27 @@ def _view1_sentence(c: dict) -> str:
             f'spread {c["spread"]:.2f}; {what}).')
 
 
-def _warp_sentence(c: dict) -> str:
+def _warp_sentence(c: dict, model: str = 'CLS-epi (l_s)') -> str:
     what = ('a tie: the flow does not measurably synchronize' if c['tie'] else
             ('the flow moves people towards the reference time' if c['diff'] < 0 else
              'the flow moves people away from the reference time'))
-    return (f"CLS-epi's flow on views 2 and 3 (image GAME(3) against their synchronized frames, people): "
+    return (f"{model}'s flow on views 2 and 3 (image GAME(3) against their synchronized frames, people): "
             f"{c['unwarped']:.2f} unwarped, {c['warped']:.2f} warped, ratio {c['ratio']:.2f} "
             f"(difference {c['diff']:+.2f}, spread {c['spread']:.2f}; {what}).")
 
 
+def _loss_sentence(c: dict, metric: str) -> str:
+    what = 'a tie' if c['tie'] else ('l_W better' if c['diff'] < 0 else 'l_s better')
+    return (f'CLS-epi trained with l_W against l_s, {metric}: {c["diff"]:+.2f} '
+            f'(ratio {c["ratio"]:.2f}, spread {c["spread"]:.2f}; {what}).')
+
+
 _SENTENCES = {'oracle_vs_base_u': _oracle_sentence, 'oracle_vs_base_u_game3': _oracle_game3_sentence,
               'base_u_sync_vs_base_u': _penalty_sentence,
-              'view1_vs_base_u': _view1_sentence, 'cls_epi_warp': _warp_sentence}
+              'view1_vs_base_u': _view1_sentence, 'cls_epi_warp': _warp_sentence,
+              'cls_epi_w_warp': lambda c: _warp_sentence(c, 'CLS-epi (l_W)'),
+              'cls_epi_w_vs_cls_epi': lambda c: _loss_sentence(c, 'MAE'),
+              'cls_epi_w_vs_cls_epi_game3': lambda c: _loss_sentence(c, 'GAME(3)')}
 
 
 def headroom_verdicts(room: dict) -> list[str]:
