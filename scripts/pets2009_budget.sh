@@ -14,7 +14,7 @@
 #   View 1 only:    N0 + N1 steps of BaseU from scratch with views 2 and 3 always missing (train.view_dropout).
 # Environment: OUT (default runs/pets2009_budget), DATA (data sets, default runs/pets2009), SEEDS (default
 # "0 1"), N0, N1, DECAY (default 3.75e-4: the lr falls to 1/4 over N0 + N1 steps), JOBS (default 2).
-# About 1 h 45 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
+# About 1 h 50 min on 2 CPU cores. Checkpoints are outputs (not committed); docs/results/pets2009_budget.* are.
 # FRAMES_ROOT (environment): the MVMS release of PETS2009; when set, the runs use its real frames
 # (scripts/pets2009_data.sh), OUT / DATA default to runs/pets2009_frames_budget / runs/pets2009_frames and the
 # report is docs/results/pets2009_frames_budget.*.
