@@ -90,10 +90,14 @@ def test_stalled_camera_keeps_running_on_the_others_with_a_warning(ros, model):
         for k in range(3):
             rig.tick(k)
             assert rig.wait_stamp(rig.stamp(k, 0))
-        for k in range(3, 10):  # cam3 stops (stale after max_frame_age_s = 1 s of ticks)
+        # cam3 stops: tick cam1 and cam2 until cam3's last frame is 1.5 s old (stale after max_frame_age_s = 1 s
+        # of wall time; a fixed number of ticks is less than that on a fast machine)
+        cam3_last, k = time.monotonic(), 3
+        while k < 10 or time.monotonic() - cam3_last < 1.5:
             rig.tick(k, views=(1, 0))
             assert rig.wait_stamp(rig.stamp(k, 0))
             time.sleep(0.1)
+            k += 1
         assert rig.pipe.calls[-1] == ([True, True, False], 0)
         # while cam1 and cam2 deliver: cam3 is reported stale and the fused output is fine
         assert wait_for(lambda: rig.any_diag(lambda d: d['camera cam3'].level == DiagnosticStatus.WARN
