@@ -20,7 +20,6 @@ head density of that view at the stored image size is kept as ``density`` (label
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from vsync_ros.data.readers.pets2009 import (
     PETSSequence,
     pets_cameras,
 )
+from vsync_ros.data.readers.pets_tracks import timeline_starts
 
 #: where the density of every frame comes from (recorded in the data set's manifest)
 VIEW_DENSITY_FROM = 'density'
@@ -78,11 +78,7 @@ class PetsFramesWorld:
         self.cameras = pets_cameras(calibration_dir, self.image_size)
         self.region = PETS_REGION
         self.gap_s = float(gap_s)
-        starts, frame = [], 0
-        for seq in self.sequences:
-            starts.append(frame)
-            frame += seq.n_frames + int(math.ceil(self.gap_s * FPS))
-        self.start_frames = starts
+        self.start_frames = timeline_starts([seq.n_frames for seq in self.sequences], self.gap_s)
 
     def ranges_s(self) -> list[tuple[float, float]]:
         """(first, last) frame time of every sequence on the time axis, seconds."""

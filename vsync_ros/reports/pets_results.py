@@ -303,7 +303,7 @@ def write_cards(runs: Path, seeds: list[int], cards_dir: Path) -> list[Path]:
     """A model card per checkpoint with its own (per-seed) test numbers; returns the files written."""
     from vsync_ros.reports.results import model_card
 
-    world = data_description(runs / 'data_random')
+    world, real = data_description(runs / 'data_random'), real_frames(runs / 'data_random')
     written = []
     for seed in seeds:
         for m in MODELS:
@@ -319,7 +319,7 @@ def write_cards(runs: Path, seeds: list[int], cards_dir: Path) -> list[Path]:
                     evals.append((label, variant.split('_')[0], json.loads(path.read_text())))
             cards_dir.mkdir(parents=True, exist_ok=True)
             card = cards_dir / f'{m.name}_seed{seed}.md'
-            text = model_card(ckpt, evals, world=world, synthetic=not real_frames(runs / 'data_random'))
+            text = model_card(ckpt, evals, world=world, synthetic=not real)
             card.write_text(text.replace(f'# {ckpt.name}', f'# {m.name}_seed{seed} ({m.label}, {m.loss})', 1))
             written.append(card)
     return written

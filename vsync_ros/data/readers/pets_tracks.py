@@ -241,6 +241,18 @@ class PetsCrowd:
                           np.asarray(walk, np.float64))
 
 
+def timeline_starts(n_frames: list[int], gap_s: float) -> list[int]:
+    """Start frames (7 fps) of sequences of ``n_frames`` frames each, placed one after another on one axis.
+
+    The first starts at frame 0; consecutive sequences are ``gap_s`` seconds apart, rounded up to whole frames.
+    """
+    starts, frame = [], 0
+    for n in n_frames:
+        starts.append(frame)
+        frame += int(n) + int(math.ceil(gap_s * FPS))
+    return starts
+
+
 class PetsTimeline:
     """Several PETS2009 sequences one after another on one time axis, each belonging to a split.
 
@@ -275,12 +287,8 @@ class PetsTimeline:
         self.splits = list(splits)
         self.data_root = None if data_root is None else str(data_root)
         self.gap_s = float(gap_s)
-        starts, frame = [], 0
-        for tr in tracks:
-            starts.append(frame)
-            frame += max(int(f[-1]) for f in tr.frames) + 1 + int(math.ceil(self.gap_s * FPS))
-        self.start_frames = starts
-        self.start_s = [f / FPS for f in starts]
+        self.start_frames = timeline_starts([max(int(f[-1]) for f in tr.frames) + 1 for tr in tracks], self.gap_s)
+        self.start_s = [f / FPS for f in self.start_frames]
 
     @property
     def names(self) -> list[str]:

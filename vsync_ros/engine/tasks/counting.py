@@ -33,6 +33,7 @@ from vsync_ros.engine.tasks.common import (
 )
 from vsync_ros.models.counting.losses import compute_losses
 from vsync_ros.models.counting.model import build_model
+from vsync_ros.models.sync.warp import upsample_flow, warp
 
 GAME_LEVELS = (0, 1, 2, 3)
 
@@ -92,8 +93,6 @@ def warp_alignment(flow_px: torch.Tensor, density: torch.Tensor, density_sync: t
     Returns:
         (unwarped, warped): (B, V-1) image GAME(level) of each view, people.
     """
-    from vsync_ros.models.sync.warp import upsample_flow, warp
-
     b, n = flow_px.shape[:2]
     size = tuple(density.shape[-2:])
     moving = density[:, 1:].flatten(0, 1).to(flow_px.dtype)
